@@ -1,0 +1,1 @@
+/* core/adapter.c: PLACEHOLDER, being written this session. */

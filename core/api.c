@@ -1,0 +1,1 @@
+/* core/api.c: PLACEHOLDER, being written this session. */

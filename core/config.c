@@ -1,0 +1,1 @@
+/* core/config.c: PLACEHOLDER, being written this session. */

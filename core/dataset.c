@@ -1,0 +1,1 @@
+/* core/dataset.c: PLACEHOLDER, being written this session. */

@@ -1,0 +1,1 @@
+/* core/hash.c: PLACEHOLDER, being written this session. */

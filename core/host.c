@@ -1,0 +1,1 @@
+/* core/host.c: PLACEHOLDER, being written this session. */

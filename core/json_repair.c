@@ -1,0 +1,1 @@
+/* core/json_repair.c: PLACEHOLDER, being written this session. */

@@ -1,0 +1,1 @@
+/* core/json_text.c: PLACEHOLDER, being written this session. */

@@ -1,0 +1,51 @@
+/*
+ * json_text.h - JSON text in and out, on top of json-c.
+ *
+ * Parsing is json-c's (strict) plus an optional repair pass for LM output
+ * (json_repair.c). Writing is ours, because prompts and cache keys must be
+ * byte-identical to Python's json.dumps: separators, indentation, float
+ * repr, non-ASCII kept. The flags are the PC_JSON_TEXT_* / PC_JSON_PARSE_*
+ * flags of promptc/plugin.h.
+ */
+#ifndef PC_JSON_TEXT_H
+#define PC_JSON_TEXT_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "errors.h"
+
+/*
+ * pc_json_parse - parse JSON text.
+ *
+ * With PC_JSON_PARSE_STRICT the whole of `text` must be one JSON value
+ * (surrounding whitespace allowed). With PC_JSON_PARSE_REPAIR the text is
+ * repaired first as docs/values.md describes. On success *out owns a new
+ * value (json_object_put). Note that JSON null parses to a NULL object:
+ * success with *out == NULL means null. Errors: PC_E_PARSE with the byte
+ * offset in the message.
+ */
+int pc_json_parse(const char *text, size_t len, unsigned flags,
+                  struct json_object **out, pc_error *err);
+
+/*
+ * pc_json_repair - turn almost-JSON from an LM into valid JSON text.
+ *
+ * Appends valid JSON to `out`, or returns PC_E_PARSE when nothing JSON-like
+ * can be recovered. See docs/values.md, "Repair".
+ */
+int pc_json_repair(const char *text, size_t len, pc_buf *out, pc_error *err);
+
+/* Append the JSON text of `v` (NULL means null) to `out` in the layout the
+ * flags select. Doubles are written as Python repr() writes floats
+ * (shortest round-trip: 0.1, 3.0, 1e+20, NaN, Infinity). */
+int pc_json_write(const struct json_object *v, unsigned flags, pc_buf *out);
+
+/* Convenience: the text as a new string (pc_free), NULL when OOM. */
+char *pc_json_to_string(const struct json_object *v, unsigned flags);
+
+/* Append Python's repr() of a double (the float part of pc_json_write). */
+int pc_json_write_double(double d, pc_buf *out);
+
+#endif

@@ -1,0 +1,1 @@
+/* core/loader.c: PLACEHOLDER, being written this session. */

@@ -1,0 +1,1 @@
+/* core/program.c: PLACEHOLDER, being written this session. */

@@ -1,0 +1,1 @@
+/* core/signature.c: PLACEHOLDER, being written this session. */

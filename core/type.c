@@ -1,0 +1,1 @@
+/* core/type.c: PLACEHOLDER, being written this session. */

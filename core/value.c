@@ -1,0 +1,1 @@
+/* core/value.c: PLACEHOLDER, being written this session. */
