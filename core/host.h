@@ -1,1 +1,30 @@
-/* PLACEHOLDER */
+/*
+ * host.h - the services table the host hands to every plugin
+ * (pc_host_api and the tables behind get_host_interface: "pc.json/1",
+ * "pc.values/1", "pc.secrets/1").
+ */
+#ifndef PC_HOST_H
+#define PC_HOST_H
+
+#include "promptc/plugin.h"
+
+/* The process-wide host table. Static: valid for the life of the process.
+ * Thread: any. */
+const pc_host_api *pc_host_api_get(void);
+
+/* Where plugin log lines go: a callback (NULL restores the default, which
+ * writes "promptc: <plugin>: <msg>" to stderr for WARN and ERROR and drops
+ * the rest unless verbose is set). */
+typedef void (*pc_log_fn)(void *u, int level, const char *plugin_id,
+                          const char *msg, size_t len);
+void pc_host_set_log(pc_log_fn fn, void *u);
+void pc_host_set_verbose(int verbose);
+
+/* Ask every call in flight to stop (is_cancelled(ctx, NULL) becomes true). */
+void pc_host_cancel_all(void);
+
+/* The stateless keyed generator behind rng_u64, for core's own use. */
+uint64_t pc_rng_u64(uint64_t seed, const char *purpose, uint64_t index,
+                    uint64_t draw);
+
+#endif
