@@ -1,0 +1,5 @@
+/* PLACEHOLDER */
+int main(void)
+{
+  return 77;
+}
