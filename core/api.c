@@ -1,1 +1,8 @@
-/* core/api.c: PLACEHOLDER, being written this session. */
+/* api.c - the functions of promptc/promptc.h that have no other home. */
+#include "pc_autoconf.h"
+#include "promptc/promptc.h"
+
+const char *pc_version(void)
+{
+  return PACKAGE_VERSION;
+}

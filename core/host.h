@@ -8,6 +8,21 @@
 
 #include "promptc/plugin.h"
 
+/* One in-flight call, as plugins see it (opaque to them): a deadline and
+ * a cancellation flag. Lives in the caller's storage for the call. */
+struct pc_call {
+  uint64_t deadline_ns;  /* monotonic; 0 = none */
+  volatile int cancelled;
+};
+
+/* JSON handles given to plugins are json-c objects, except JSON null, which
+ * json-c represents as a NULL pointer: plugins get this sentinel instead so
+ * that NULL can keep meaning "absent". */
+struct json_object;
+int pc_host_json_is_null(const pc_json *v);
+struct json_object *pc_host_json_unwrap(const pc_json *v);  /* borrowed */
+pc_json *pc_host_json_wrap(struct json_object *o);          /* same owner */
+
 /* The process-wide host table. Static: valid for the life of the process.
  * Thread: any. */
 const pc_host_api *pc_host_api_get(void);

@@ -54,6 +54,13 @@ void pc_plugin_close(pc_plugin *p);  /* calls fini; keeps the .so resident */
 const void *pc_plugin_interface(const pc_plugin *p, const char *iface_id,
                                 uint32_t min_size);
 
+/* The index-th table of `iface_id` (through get_interface_at when the
+ * plugin has it, else only index 0), checked the same way. NULL past the
+ * end or for a bad table; *end (may be NULL) tells the two apart. */
+const void *pc_plugin_interface_at(const pc_plugin *p, const char *iface_id,
+                                   uint32_t index, uint32_t min_size,
+                                   int *end);
+
 pc_registry *pc_registry_new(void);  /* NULL on OOM */
 void pc_registry_free(pc_registry *reg);
 

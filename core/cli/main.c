@@ -1,1 +1,54 @@
-int main(void) { return 0; }
+/* main.c - the promptc command: dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pc_autoconf.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  {"inspect", cmd_inspect, "print the exact messages a module would send"},
+  {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+  fputs("usage: promptc COMMAND [OPTIONS]\n"
+        "       promptc COMMAND --help\n\n"
+        "Compile and run declarative LM programs (DSPy, in C).\n\n"
+        "commands:\n", f);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("\nenvironment:\n"
+        "  PROMPTC_PLUGIN_PATH  colon-separated plugin directories, searched "
+        "first\n\n"
+        "See promptc(1).\n", f);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return PC_EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return PC_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("promptc %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, PC_ABI_MAJOR,
+           PC_ABI_MINOR);
+    return PC_EXIT_OK;
+  }
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  cli_error("unknown command '%s' (see promptc --help)", argv[1]);
+  return PC_EXIT_USAGE;
+}

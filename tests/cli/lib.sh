@@ -1,0 +1,53 @@
+# lib.sh - helpers for the shell tests of tests/cli/ (sourced, POSIX sh).
+#
+# The test environment (Makefile.am, AM_TESTS_ENVIRONMENT) provides
+# PC_PROMPTC (the built promptc), PC_TEST_SRCDIR, PC_TEST_BUILDDIR, PC_NM
+# and PROMPTC_PLUGIN_PATH. A test prints "ok - ..." / "not ok - ..." lines
+# and exits 0 when every check passed, 1 otherwise, 77 to skip.
+
+set -u
+PC_PROMPTC=${PC_PROMPTC:-promptc}
+PC_NM=${PC_NM:-nm}
+pc_failures=0
+pc_checks=0
+pc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/pctest.XXXXXX") || exit 99
+trap 'rm -rf "$pc_tmp"' EXIT
+
+ok() { pc_checks=$((pc_checks + 1)); echo "ok - $*"; }
+not_ok() { pc_checks=$((pc_checks + 1)); pc_failures=$((pc_failures + 1)); echo "not ok - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command exits 0.
+check() {
+  desc=$1; shift
+  if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# run_promptc EXPECTED_STATUS ARGS...: runs promptc with stdout in
+# $pc_tmp/out and stderr in $pc_tmp/err; passes when the status matches.
+run_promptc() {
+  want=$1; shift
+  "$PC_PROMPTC" "$@" >"$pc_tmp/out" 2>"$pc_tmp/err"
+  got=$?
+  if [ "$got" -eq "$want" ]; then
+    ok "promptc $* exits $want"
+  else
+    not_ok "promptc $* exits $got, expected $want"
+    sed 's/^/    stderr: /' "$pc_tmp/err" | head -n 20
+  fi
+}
+
+# contains FILE TEXT: passes when FILE contains the fixed string TEXT.
+contains() {
+  if grep -qF -- "$2" "$1"; then
+    ok "$(basename "$1") contains '$2'"
+  else
+    not_ok "$(basename "$1") lacks '$2'"
+    sed 's/^/    | /' "$1" | head -n 20
+  fi
+}
+
+finish() {
+  echo "$((pc_checks - pc_failures)) passed, $pc_failures failed"
+  [ "$pc_failures" -eq 0 ]
+  exit $?
+}

@@ -1,7 +1,31 @@
-/* PLACEHOLDER */
-#include "promptc/plugin.h"
-PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *h);
-const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *h)
+/* fx_short_struct.c - a descriptor whose struct_size is too small to hold
+ * the ABI 1.0 members. */
+#include "fx_common.h"
+
+static const void *get_interface(void *state, const char *id, uint32_t *size)
 {
-  return h ? NULL : NULL;
+  (void)state;
+  (void)id;
+  (void)size;
+  return NULL;
+}
+
+static const pc_plugin_info info = {
+  .hdr = {16, PC_ABI_MAJOR, PC_ABI_MINOR},
+  .id = "org.promptc.test.short",
+  .name = "fx-short",
+  .version = "1.0.0",
+  .license = "MIT",
+  .kinds = PC_KIND_METRIC,
+  .init = fx_init,
+  .get_interface = get_interface,
+};
+
+PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);
+
+const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host)
+{
+  if (!host || host->abi_major != PC_ABI_MAJOR)
+    return NULL;
+  return &info;
 }

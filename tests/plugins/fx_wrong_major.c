@@ -1,7 +1,31 @@
-/* PLACEHOLDER */
-#include "promptc/plugin.h"
-PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *h);
-const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *h)
+/* fx_wrong_major.c - a descriptor that claims ABI major 2. */
+#include <string.h>
+
+#include "fx_common.h"
+
+static const void *get_interface(void *state, const char *id, uint32_t *size)
 {
-  return h ? NULL : NULL;
+  (void)state;
+  (void)id;
+  (void)size;
+  return NULL;
+}
+
+static const pc_plugin_info info = {
+  .hdr = {(uint32_t)sizeof(pc_plugin_info), 2, 0},
+  .id = "org.promptc.test.wrong-major",
+  .name = "fx-wrong-major",
+  .version = "2.0.0",
+  .license = "MIT",
+  .kinds = PC_KIND_METRIC,
+  .init = fx_init,
+  .get_interface = get_interface,
+};
+
+PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);
+
+const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host)
+{
+  (void)host;  /* deliberately ignores the host's major */
+  return &info;
 }

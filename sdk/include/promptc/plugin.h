@@ -399,6 +399,11 @@ typedef struct pc_plugin_info {
    * table is static (valid until fini). */
   const void *(*get_interface)(void *state, const char *iface_id,
                                uint32_t *iface_size);
+  /* Optional (may be NULL): the index-th table of `iface_id`, for plugins
+   * that offer several of one interface (a metric plugin with exact_match
+   * and f1). Index 0 is what get_interface returns; NULL past the end. */
+  const void *(*get_interface_at)(void *state, const char *iface_id,
+                                  uint32_t index, uint32_t *iface_size);
 } pc_plugin_info;
 
 /*
