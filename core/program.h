@@ -1,1 +1,205 @@
-/* PLACEHOLDER */
+/*
+ * program.h - programs: named modules wired into a flow, with the learnable
+ * state of their predictors, read from and written to promptc.program/1
+ * JSON (docs/programs.md).
+ *
+ * A loaded pc_program is immutable except for its predictors' state
+ * (pc_program_set_state). Everything it hands out by pointer is borrowed
+ * from it and lives until pc_program_free(). A program may be read from
+ * several threads at once; pc_program_set_state needs exclusive access.
+ */
+#ifndef PC_PROGRAM_H
+#define PC_PROGRAM_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "errors.h"
+#include "signature.h"
+
+#define PC_PROGRAM_SCHEMA "promptc.program/1"
+
+/* Module types. */
+#define PC_MODULE_PREDICT 1
+#define PC_MODULE_CHAIN_OF_THOUGHT 2
+
+/* Where a bound value comes from. */
+#define PC_BIND_INPUT 1  /* "$input.<field>": a program input */
+#define PC_BIND_STEP 2   /* "$<step id>.<field>": an earlier step's output */
+#define PC_BIND_CONST 3  /* any other JSON value ("$$x" is the string "$x") */
+
+typedef struct pc_program pc_program;
+typedef struct pc_module pc_module;
+
+/* One bound value: a module input of a flow step, or a program output. */
+typedef struct pc_binding {
+  char *target;   /* owned: the module input (or program output) it fills */
+  int kind;       /* PC_BIND_* */
+  size_t step;    /* PC_BIND_STEP: index of the source step in the flow */
+  char *field;    /* owned: the input (INPUT) or output field (STEP) name;
+                     NULL for CONST */
+  struct json_object *value;  /* owned: the CONST value; NULL means JSON
+                                 null (and is NULL for other kinds) */
+} pc_binding;
+
+/* One LM-calling unit: the signature it is called with and its state. */
+typedef struct pc_predictor {
+  char *path;              /* owned: "classify" or "answer.predict" */
+  pc_signature *signature; /* owned: the module's signature, extended
+                              (chain_of_thought's "reasoning"), with the
+                              current instructions */
+  struct json_object *demos;   /* owned: JSON array of objects, never NULL */
+  struct json_object *config;  /* borrowed from the module: NULL if none */
+  pc_module *module;           /* borrowed: the module that owns it */
+} pc_predictor;
+
+struct pc_module {
+  char *name;              /* owned: an identifier, unique in the program */
+  int type;                /* PC_MODULE_* */
+  pc_signature *signature; /* owned: as declared, before any extension */
+  struct json_object *signature_json;  /* owned: as written in the file */
+  struct json_object *config;  /* owned: LM call settings, NULL if none */
+  pc_predictor *predictor;     /* borrowed: its one predictor */
+};
+
+/* One call of the flow, in execution order. */
+typedef struct pc_step {
+  char *id;                /* owned: unique step id (default: module name) */
+  int id_given;            /* 1 when the file named the id */
+  pc_module *module;       /* borrowed: the module it calls */
+  pc_binding *bindings;    /* owned: one per module input, in file order */
+  size_t n_bindings;
+} pc_step;
+
+/*
+ * pc_program_load - read a promptc.program/1 file.
+ *
+ * On success returns PC_OK and stores a new program in *out, owned by the
+ * caller (pc_program_free). On failure returns PC_E_IO (unreadable file),
+ * PC_E_PARSE (not JSON), PC_E_INVALID_ARG (not a valid program, or larger
+ * than PC_CONFIG_MAX, 16 MiB) or PC_E_NOMEM, sets *out to NULL and writes one line to `err` that starts
+ * with `path` and, for a bad program, the JSON path of the offending
+ * member: "prog.json: flow[1].inputs.context: unknown step 'c9'".
+ */
+int pc_program_load(const char *path, pc_program **out, pc_error *err);
+
+/*
+ * pc_program_from_json - build a program from parsed JSON.
+ *
+ * `origin` (a file name, or NULL for "<memory>") starts every message.
+ * `root` is borrowed: the program keeps deep copies of what it needs.
+ * Results and errors as pc_program_load.
+ */
+int pc_program_from_json(const char *origin, const struct json_object *root,
+                         pc_program **out, pc_error *err);
+
+/* Release a program and everything it owns. NULL is a no-op. */
+void pc_program_free(pc_program *prog);
+
+/*
+ * pc_program_to_json - the program as promptc.program/1 JSON.
+ *
+ * Members in a fixed order: schema, name, description, inputs, modules,
+ * flow, outputs, state. name, description, inputs, flow, outputs and each
+ * module's config appear only when the file had them, so a file written
+ * from a loaded program loads back to the same program and writes the same
+ * bytes. state lists only predictors whose instructions differ from their
+ * module signature's or that have demos. Returns a new object owned by the
+ * caller (json_object_put), NULL when out of memory.
+ */
+struct json_object *pc_program_to_json(const pc_program *prog);
+
+/*
+ * pc_program_save - write pc_program_to_json as pretty JSON (two-space
+ * indent) and a newline to `path`, atomically: a temporary file in the
+ * same directory is written, then renamed over `path`. PC_E_IO or
+ * PC_E_NOMEM with a message naming `path` on failure; `path` is then left
+ * as it was.
+ */
+int pc_program_save(const pc_program *prog, const char *path, pc_error *err);
+
+/* The optional name and description, NULL when absent. Borrowed. */
+const char *pc_program_name(const pc_program *prog);
+const char *pc_program_description(const pc_program *prog);
+
+/* Modules in file order; by index (NULL when out of range) or name (NULL
+ * when unknown). Borrowed. */
+size_t pc_program_n_modules(const pc_program *prog);
+const pc_module *pc_program_module_at(const pc_program *prog, size_t i);
+const pc_module *pc_program_module(const pc_program *prog, const char *name);
+
+/* "predict" or "chain_of_thought" (static), NULL for an unknown type. */
+const char *pc_program_module_type_name(int type);
+
+/* Predictors in module order; by index or path ("answer.predict"), NULL
+ * when there is none. Borrowed. */
+size_t pc_program_n_predictors(const pc_program *prog);
+const pc_predictor *pc_program_predictor_at(const pc_program *prog,
+                                            size_t i);
+const pc_predictor *pc_program_predictor(const pc_program *prog,
+                                         const char *path);
+
+/* The predictor of the first step's module: what `promptc inspect` shows
+ * when no path is given. Borrowed; never NULL for a loaded program. */
+const pc_predictor *pc_program_default_predictor(const pc_program *prog);
+
+/* The flow in execution order (generated for the single-module form).
+ * Borrowed; NULL when out of range. */
+size_t pc_program_n_steps(const pc_program *prog);
+const pc_step *pc_program_step(const pc_program *prog, size_t i);
+
+/* The program's input names (declared, else in order of first use).
+ * Borrowed; NULL when out of range. */
+size_t pc_program_n_inputs(const pc_program *prog);
+const char *pc_program_input(const pc_program *prog, size_t i);
+
+/* The program's outputs: target is the output name. Borrowed. */
+size_t pc_program_n_outputs(const pc_program *prog);
+const pc_binding *pc_program_output(const pc_program *prog, size_t i);
+
+/*
+ * pc_program_step_inputs - the input object for one call of step
+ * `step_index`.
+ *
+ * `program_inputs` is the program's input object. `step_outputs[k]` is the
+ * output object of step k for k < step_index, or NULL when step k has not
+ * produced one; `step_outputs` itself may be NULL when no step has. All are
+ * borrowed. On success *out is a new object (json_object_put) with one
+ * member per module input, in the module signature's order, holding copies
+ * of the bound values. A value that is not available (a program input that
+ * is not given, a step that has not run or lacks the field) returns
+ * PC_E_INVALID_ARG with a message naming the step, the input and the
+ * missing source; *out is then NULL.
+ */
+int pc_program_step_inputs(const pc_program *prog, size_t step_index,
+                           const struct json_object *program_inputs,
+                           const struct json_object *const *step_outputs,
+                           struct json_object **out, pc_error *err);
+
+/*
+ * pc_program_outputs - the program's output object once every step has
+ * run: as pc_program_step_inputs, but for the program's outputs, with
+ * `step_outputs` holding pc_program_n_steps entries. Members in the order
+ * of the program's outputs. *out is new (json_object_put), NULL on error.
+ */
+int pc_program_outputs(const pc_program *prog,
+                       const struct json_object *program_inputs,
+                       const struct json_object *const *step_outputs,
+                       struct json_object **out, pc_error *err);
+
+/*
+ * pc_program_set_state - replace a predictor's learnable state (what an
+ * optimizer found).
+ *
+ * `instructions` (copied) replaces the predictor's instructions unless
+ * NULL; an empty string restores the module signature's instructions (the
+ * starting point before any state). `demos` (a JSON
+ * array of objects, deep-copied) replaces its demos unless NULL. Returns
+ * PC_OK, PC_E_INVALID_ARG for an unknown path or demos that are not an
+ * array of objects, or PC_E_NOMEM; on failure the predictor is unchanged.
+ */
+int pc_program_set_state(pc_program *prog, const char *path,
+                         const char *instructions,
+                         const struct json_object *demos);
+
+#endif
