@@ -187,6 +187,9 @@ static int j_to_text(void *ctx, const pc_json *v, uint32_t flags, char **out,
   (void)ctx;
   *out = NULL;
   pc_buf_init(&b, 0);
+  /* Only the public layout flags: the rest are core-internal. */
+  flags &= PC_JSON_TEXT_SPACED | PC_JSON_TEXT_PRETTY | PC_JSON_TEXT_ASCII |
+           PC_JSON_TEXT_SORTED;
   rc = pc_json_write(pc_host_json_unwrap(v), flags, &b);
   if (rc == PC_OK) {
     *out = pc_buf_take(&b, len);

@@ -11,6 +11,7 @@
 #define PC_JSON_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "buf.h"
@@ -47,5 +48,25 @@ char *pc_json_to_string(const struct json_object *v, unsigned flags);
 
 /* Append Python's repr() of a double (the float part of pc_json_write). */
 int pc_json_write_double(double d, pc_buf *out);
+
+/* Deepest nesting pc_json_parse accepts and pc_json_write writes (deeper
+ * values: PC_E_PARSE when parsing, PC_E_INVALID_ARG when writing). */
+#define PC_JSON_MAX_DEPTH 512
+
+/* Internal write flag: non-finite doubles are written as null, as pydantic's
+ * JSON mode dumps them (used by pc_value_render for dicts and lists). */
+#define PC__JSON_TEXT_NONFINITE_NULL 0x100u
+
+/* Append the decimal text of a json-c integer; values above INT64_MAX that
+ * json-c holds as uint64 are written unsigned. */
+int pc__json_write_int(const struct json_object *v, pc_buf *out);
+
+/* Read a plain decimal number (digits, '.', exponent; no blanks) whatever
+ * the C locale's decimal point is. PC_OK or PC_E_PARSE. */
+int pc__json_parse_double(const char *s, size_t len, double *out);
+
+/* Decode one UTF-8 sequence of at most `len` bytes: its length and *cp, or
+ * 0 when the bytes are not valid UTF-8. */
+size_t pc__utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
 #endif
