@@ -177,8 +177,11 @@ static void test_registry_keeps_going_past_broken_plugins(void)
   CU_ASSERT_EQUAL(pc_registry_add_dir(reg, dir, &err), PC_OK);
   CU_ASSERT_EQUAL(reg->n_plugins, 3);
   CU_ASSERT_EQUAL(reg->n_failures, 13);
-  CU_ASSERT_PTR_NOT_NULL(strstr(reg->failures[12].message,
-                                "duplicate plugin id"));
+  named = 0;
+  for (size_t i = 5; i < reg->n_failures; i++)
+    if (strstr(reg->failures[i].message, "duplicate plugin id"))
+      named++;
+  CU_ASSERT_EQUAL(named, 3);  /* good, missing_iface, extra_symbols */
   /* A directory that does not exist is not an error. */
   CU_ASSERT_EQUAL(pc_registry_add_dir(reg, "/no/such/dir", &err), PC_OK);
   pc_registry_free(reg);
