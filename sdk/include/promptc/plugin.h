@@ -201,7 +201,9 @@ typedef struct pc_host_api {
   /* Fetch a host service table by versioned id ("pc.json/1", "pc.values/1",
    * "pc.secrets/1", "pc.http/1"). Returns a static table (valid until fini)
    * and its size in *size, or NULL when the host does not offer it. A
-   * plugin that needs a missing service fails init with PC_E_UNSUPPORTED. */
+   * plugin that needs a missing service fails init with PC_E_UNSUPPORTED.
+   * The functions of those tables take this table's `ctx` as their `ctx`
+   * argument. */
   const void *(*get_host_interface)(void *ctx, const char *id,
                                     uint32_t *size);
 } pc_host_api;
