@@ -41,4 +41,13 @@ case "$bad_syms" in
     fi ;;
   *) not_ok "nm did not list fx_extra_symbols.so's exports: '$bad_syms'" ;;
 esac
+# libpromptc exports exactly the functions promptc.h declares.
+lib="$b/core/.libs/libpromptc.so"
+declared=$(grep -oE '\bpc_[a-z_]+\(' "$PC_TEST_SRCDIR/../sdk/include/promptc/promptc.h" | tr -d '(' | sort -u | tr '\n' ' ')
+exported=$("$PC_NM" -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sed 's/@.*//' | sort -u | tr '\n' ' ')
+if [ -n "$declared" ] && [ "$declared" = "$exported" ]; then
+  ok "libpromptc.so exports exactly what promptc.h declares ($exported)"
+else
+  not_ok "libpromptc.so exports '$exported', promptc.h declares '$declared'"
+fi
 finish
