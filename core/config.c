@@ -115,20 +115,13 @@ static int validate(pc_config *cfg, pc_error *err)
 int pc_config_load(const char *path, pc_config **out, pc_error *err)
 {
   pc_config *cfg = NULL;
-  pc_error perr = PC_ERROR_INIT;
   struct json_object *root = NULL;
-  char *text = NULL;
-  size_t len = 0;
   int rc;
 
   *out = NULL;
-  rc = pc_file_read(path, PC_CONFIG_MAX, &text, &len, err);
+  rc = pc_json_parse_file(path, PC_CONFIG_MAX, &root, err);
   if (rc)
     return rc;
-  rc = pc_json_parse(text, len, PC_JSON_PARSE_STRICT, &root, &perr);
-  pc_free(text);
-  if (rc)
-    return pc_error_wrap(err, &perr, "%s", path);
   cfg = pc_config_new_default();
   if (!cfg || !(cfg->path = pc_strdup(path))) {
     json_object_put(root);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "file.h"
 #include "json_text.h"
 
 /* ------------------------------------------------------------------------ */
@@ -504,4 +505,23 @@ char *pc_json_to_string(const struct json_object *v, unsigned flags)
     s = pc_buf_take(&b, NULL);
   pc_buf_free(&b);
   return s;
+}
+
+int pc_json_parse_file(const char *path, size_t max, struct json_object **out,
+                       pc_error *err)
+{
+  pc_error perr = PC_ERROR_INIT;
+  char *text = NULL;
+  size_t len = 0;
+  int rc;
+
+  *out = NULL;
+  rc = pc_file_read(path, max, &text, &len, err);
+  if (rc)
+    return rc;
+  rc = pc_json_parse(text, len, PC_JSON_PARSE_STRICT, out, &perr);
+  pc_free(text);
+  if (rc)
+    return pc_error_wrap(err, &perr, "%s", path);
+  return PC_OK;
 }

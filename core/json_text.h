@@ -43,6 +43,15 @@ int pc_json_repair(const char *text, size_t len, pc_buf *out, pc_error *err);
  * (shortest round-trip: 0.1, 3.0, 1e+20, NaN, Infinity). */
 int pc_json_write(const struct json_object *v, unsigned flags, pc_buf *out);
 
+/*
+ * pc_json_parse_file - read `path` (at most `max` bytes, "-" for stdin)
+ * and parse it strictly. On success *out owns the value (NULL for a JSON
+ * null). Errors name the path: "prog.json: offset 12: ..." (PC_E_IO,
+ * PC_E_INVALID_ARG for a file over `max`, PC_E_PARSE, PC_E_NOMEM).
+ */
+int pc_json_parse_file(const char *path, size_t max, struct json_object **out,
+                       pc_error *err);
+
 /* Convenience: the text as a new string (pc_free), NULL when OOM. */
 char *pc_json_to_string(const struct json_object *v, unsigned flags);
 

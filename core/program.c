@@ -1110,26 +1110,14 @@ fail:
 
 int pc_program_load(const char *path, pc_program **out, pc_error *err)
 {
-  pc_error sub = PC_ERROR_INIT;
   struct json_object *root = NULL;
-  char *text = NULL;
-  size_t len = 0;
   int rc;
 
   *out = NULL;
-  rc = pc_file_read(path, PC_CONFIG_MAX, &text, &len, err);
-  if (rc)
-    goto out;
-  rc = pc_json_parse(text, len, PC_JSON_PARSE_STRICT, &root, &sub);
-  if (rc) {
-    pc_error_wrap(err, &sub, "%s", path);
-    goto out;
-  }
-  rc = pc_program_from_json(path, root, out, err);
-
-out:
+  rc = pc_json_parse_file(path, PC_CONFIG_MAX, &root, err);
+  if (rc == PC_OK)
+    rc = pc_program_from_json(path, root, out, err);
   json_object_put(root);
-  pc_free(text);
   return rc;
 }
 

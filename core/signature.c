@@ -445,8 +445,10 @@ static size_t skip_quoted(const char *s, size_t i, size_t end)
   return (size_t)-1;
 }
 
-/* End of the item starting at `i`: the next top-level ',' or `end`. */
-static size_t item_end(const char *s, size_t i, size_t end)
+/* The first `target` in [i, end) outside brackets and quotes, or `end`:
+ * ',' ends an item, '=' starts a (refused) default value. */
+static size_t find_top_level(const char *s, size_t i, size_t end,
+                             char target)
 {
   int depth = 0;
 
@@ -463,32 +465,7 @@ static size_t item_end(const char *s, size_t i, size_t end)
       depth++;
     else if (c == ']' && depth > 0)
       depth--;
-    else if (c == ',' && depth == 0)
-      return i;
-    i++;
-  }
-  return end;
-}
-
-/* The first top-level '=' in [i, end), or `end`. */
-static size_t find_equals(const char *s, size_t i, size_t end)
-{
-  int depth = 0;
-
-  while (i < end) {
-    char c = s[i];
-
-    if (c == '\'' || c == '"') {
-      size_t j = skip_quoted(s, i, end);
-
-      i = j == (size_t)-1 ? end : j;
-      continue;
-    }
-    if (c == '[')
-      depth++;
-    else if (c == ']' && depth > 0)
-      depth--;
-    else if (c == '=' && depth == 0)
+    else if (c == target && depth == 0)
       return i;
     i++;
   }
@@ -566,7 +543,7 @@ static int parse_field(sigparse *sp, size_t i, size_t end, int is_output)
     size_t off = 0;
 
     i++;
-    eq = find_equals(s, i, end);
+    eq = find_top_level(s, i, end, '=');
     if (eq < end)
       return sig_fail(s, eq, sp->err, PC_E_INVALID_ARG,
                       "default values are not supported");
@@ -602,7 +579,7 @@ static int parse_side(sigparse *sp, size_t i, size_t end, int is_output)
   size_t count = 0;
 
   for (;;) {
-    size_t e = item_end(s, i, end), j = i;
+    size_t e = find_top_level(s, i, end, ','), j = i;
     int rc;
 
     while (j < e && is_blank((unsigned char)s[j]))

@@ -68,20 +68,15 @@ int cli_load_registry(const pc_config *cfg, pc_registry **out)
 int cli_json_arg(const char *arg, const char *what, struct json_object **out)
 {
   pc_error err = PC_ERROR_INIT;
-  char *text = NULL;
-  size_t len;
-  int rc;
 
   *out = NULL;
   if (arg[0] == '@') {
-    if (pc_file_read(arg + 1, PC_CONFIG_MAX, &text, &len, &err))
-      return cli_fail(PC_EXIT_INPUT, &err, what);
-    rc = pc_json_parse(text, len, PC_JSON_PARSE_STRICT, out, &err);
-    pc_free(text);
-  } else {
-    rc = pc_json_parse(arg, strlen(arg), PC_JSON_PARSE_STRICT, out, &err);
+    if (pc_json_parse_file(arg + 1, PC_CONFIG_MAX, out, &err))
+      return cli_fail(err.code == PC_E_PARSE ? PC_EXIT_USAGE : PC_EXIT_INPUT,
+                      &err, what);
+    return PC_EXIT_OK;
   }
-  if (rc)
+  if (pc_json_parse(arg, strlen(arg), PC_JSON_PARSE_STRICT, out, &err))
     return cli_fail(PC_EXIT_USAGE, &err, what);
   return PC_EXIT_OK;
 }

@@ -11,10 +11,6 @@
 
 /* An instance only points at the plugin's tables: it never changes after
  * create(), so calls on one instance may run at once. */
-typedef struct chat_inst {
-  const pc__ad_host *h;  /* borrowed: the plugin state, until fini */
-} chat_inst;
-
 /* ------------------------------------------------------------------------ */
 /* format()                                                                 */
 
@@ -129,9 +125,9 @@ static const pc__ad_style chat_style = {
 static int chat_format(void *inst, const pc_adapter_format_request *req,
                        const pc_message_sink *out, pc_error *err)
 {
-  const chat_inst *ci = inst;
+  const pc__ad_host *h = inst;
 
-  return pc__ad_format(ci->h, &chat_style, req, out, err);
+  return pc__ad_format(h, &chat_style, req, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -209,7 +205,7 @@ static int close_section(const pc__ad_host *h, const pc__ad_sig *sig,
 static int chat_parse(void *inst, const pc_adapter_parse_request *req,
                       const pc_text_sink *out, pc_error *err)
 {
-  const pc__ad_host *h = ((const chat_inst *)inst)->h;
+  const pc__ad_host *h = inst;
   pc__ad_sig sig;
   pc__ad_buf sec;
   pc_json **found = NULL;
@@ -286,39 +282,12 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Instances, interface, descriptor.                                        */
 
-static int chat_create(void *state, const char *config, size_t len,
-                       void **inst, pc_error *err)
-{
-  const pc__ad_host *h = state;
-  chat_inst *ci;
-  int rc;
-
-  *inst = NULL;
-  rc = pc__ad_check_config(h, WHO, config, len, err);
-  if (rc)
-    return rc;
-  ci = h->host->alloc(h->host->ctx, sizeof(*ci));
-  if (!ci)
-    return pc__ad_error(err, PC_E_NOMEM, WHO ": out of memory");
-  ci->h = h;
-  *inst = ci;
-  return PC_OK;
-}
-
-static void chat_destroy(void *inst)
-{
-  chat_inst *ci = inst;
-
-  if (ci)
-    ci->h->host->free(ci->h->host->ctx, ci);
-}
-
 static const pc_adapter_iface chat_iface = {
   .hdr = PC_ABI_HEADER_INIT(pc_adapter_iface),
   .name = "chat",
   .fallback = "json",            /* DSPy: ChatAdapter -> JSONAdapter */
-  .create = chat_create,
-  .destroy = chat_destroy,
+  .create = pc__ad_create,
+  .destroy = pc__ad_destroy,
   .format = chat_format,
   .parse = chat_parse,
 };
@@ -330,11 +299,6 @@ static int chat_init(const pc_host_api *host, void **state, pc_error *err)
 
   *state = h;
   return rc;
-}
-
-static void chat_fini(void *state)
-{
-  pc__ad_host_free(state);
 }
 
 static const void *chat_get_interface(void *state, const char *iface_id,
@@ -357,7 +321,7 @@ static const pc_plugin_info chat_info = {
   .kinds = PC_KIND_ADAPTER,
   .flags = PC_PLUGIN_THREADSAFE_INSTANCES,
   .init = chat_init,
-  .fini = chat_fini,
+  .fini = pc__ad_fini,
   .get_interface = chat_get_interface,
 };
 

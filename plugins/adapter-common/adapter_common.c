@@ -71,6 +71,7 @@ int pc__ad_host_new(const pc_host_api *host, const char *who,
   h->host = host;
   h->json = json;
   h->values = values;
+  h->who = who;
   *out = h;
   return PC_OK;
 }
@@ -109,6 +110,29 @@ int pc__ad_check_config(const pc__ad_host *h, const char *who,
   }
   h->json->free(h->host->ctx, v);
   return rc;
+}
+
+int pc__ad_create(void *state, const char *config, size_t len, void **inst,
+                  pc_error *err)
+{
+  const pc__ad_host *h = state;
+  int rc;
+
+  *inst = NULL;
+  rc = pc__ad_check_config(h, h->who, config, len, err);
+  if (rc == PC_OK)
+    *inst = state;
+  return rc;
+}
+
+void pc__ad_destroy(void *inst)
+{
+  (void)inst;  /* the instance is the plugin state: fini frees it */
+}
+
+void pc__ad_fini(void *state)
+{
+  pc__ad_host_free(state);
 }
 
 /* ------------------------------------------------------------------------ */

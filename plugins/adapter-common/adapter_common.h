@@ -42,6 +42,7 @@ typedef struct pc__ad_host {
   const pc_host_api *host;
   const pc_json_api *json;
   const pc_values_api *values;
+  const char *who;  /* static: names the plugin in messages */
 } pc__ad_host;
 
 /*
@@ -55,6 +56,19 @@ typedef struct pc__ad_host {
 int pc__ad_host_new(const pc_host_api *host, const char *who,
                     pc__ad_host **out, pc_error *err);
 void pc__ad_host_free(pc__ad_host *h);  /* NULL is a no-op */
+
+/*
+ * Lifecycle shared by the adapters. The plugin state is the pc__ad_host
+ * made by pc__ad_host_new in init. The adapters take no settings and keep
+ * nothing per instance, so an instance is the plugin state itself:
+ * pc__ad_create validates the config (pc__ad_check_config) and hands the
+ * state back; pc__ad_destroy has nothing to release. pc__ad_fini frees
+ * the state. They fit the pc_adapter_iface and pc_plugin_info slots.
+ */
+int pc__ad_create(void *state, const char *config, size_t len, void **inst,
+                  pc_error *err);
+void pc__ad_destroy(void *inst);
+void pc__ad_fini(void *state);
 
 /*
  * pc__ad_error - record an error, keep the first one, return `code`.

@@ -16,10 +16,6 @@
 
 /* An instance only points at the plugin's tables: it never changes after
  * create(), so calls on one instance may run at once. */
-typedef struct json_inst {
-  const pc__ad_host *h;  /* borrowed: the plugin state, until fini */
-} json_inst;
-
 /* ------------------------------------------------------------------------ */
 /* format()                                                                 */
 
@@ -165,9 +161,9 @@ static const pc__ad_style json_style = {
 static int json_format(void *inst, const pc_adapter_format_request *req,
                        const pc_message_sink *out, pc_error *err)
 {
-  const json_inst *ji = inst;
+  const pc__ad_host *h = inst;
 
-  return pc__ad_format(ji->h, &json_style, req, out, err);
+  return pc__ad_format(h, &json_style, req, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -246,7 +242,7 @@ static long output_index(const pc__ad_sig *sig, const char *name)
 static int json_parse(void *inst, const pc_adapter_parse_request *req,
                       const pc_text_sink *out, pc_error *err)
 {
-  const pc__ad_host *h = ((const json_inst *)inst)->h;
+  const pc__ad_host *h = inst;
   const pc_json_api *js = h->json;
   pc__ad_sig sig;
   pc_json **found = NULL, *obj = NULL;
@@ -322,39 +318,12 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Instances, interface, descriptor.                                        */
 
-static int json_create(void *state, const char *config, size_t len,
-                       void **inst, pc_error *err)
-{
-  const pc__ad_host *h = state;
-  json_inst *ji;
-  int rc;
-
-  *inst = NULL;
-  rc = pc__ad_check_config(h, WHO, config, len, err);
-  if (rc)
-    return rc;
-  ji = h->host->alloc(h->host->ctx, sizeof(*ji));
-  if (!ji)
-    return pc__ad_error(err, PC_E_NOMEM, WHO ": out of memory");
-  ji->h = h;
-  *inst = ji;
-  return PC_OK;
-}
-
-static void json_destroy(void *inst)
-{
-  json_inst *ji = inst;
-
-  if (ji)
-    ji->h->host->free(ji->h->host->ctx, ji);
-}
-
 static const pc_adapter_iface json_iface = {
   .hdr = PC_ABI_HEADER_INIT(pc_adapter_iface),
   .name = "json",
   .fallback = NULL,              /* DSPy's JSONAdapter has none */
-  .create = json_create,
-  .destroy = json_destroy,
+  .create = pc__ad_create,
+  .destroy = pc__ad_destroy,
   .format = json_format,
   .parse = json_parse,
 };
@@ -366,11 +335,6 @@ static int json_init(const pc_host_api *host, void **state, pc_error *err)
 
   *state = h;
   return rc;
-}
-
-static void json_fini(void *state)
-{
-  pc__ad_host_free(state);
 }
 
 static const void *json_get_interface(void *state, const char *iface_id,
@@ -393,7 +357,7 @@ static const pc_plugin_info json_info = {
   .kinds = PC_KIND_ADAPTER,
   .flags = PC_PLUGIN_THREADSAFE_INSTANCES,
   .init = json_init,
-  .fini = json_fini,
+  .fini = pc__ad_fini,
   .get_interface = json_get_interface,
 };
 
