@@ -24,6 +24,34 @@
 
 #define GOLDEN_MAX_FILES 256
 
+/* Suite setup shared by the adapter tests: load the plugins of the test
+ * environment (PROMPTC_PLUGIN_PATH) into *reg and open the adapter `name`
+ * into *adapter. Returns 0, or 1 after printing why (CUnit then reports
+ * the suite as failed to initialise). golden_adapter_close undoes it. */
+static int golden_adapter_open(const char *name, pc_registry **reg,
+                               pc_adapter **adapter)
+{
+  pc_error err = PC_ERROR_INIT;
+
+  *adapter = NULL;
+  *reg = pc_registry_new();
+  if (!*reg || pc_registry_load_default(*reg, NULL, &err) != PC_OK)
+    return 1;
+  for (size_t i = 0; i < (*reg)->n_failures; i++)
+    fprintf(stderr, "plugin load failure: %s\n", (*reg)->failures[i].message);
+  if (pc_adapter_open(*reg, name, NULL, adapter, &err) != PC_OK) {
+    fprintf(stderr, "adapter %s: %s\n", name, err.message);
+    return 1;
+  }
+  return 0;
+}
+
+static void golden_adapter_close(pc_registry *reg, pc_adapter *adapter)
+{
+  pc_adapter_close(adapter);
+  pc_registry_free(reg);
+}
+
 static int golden_name_cmp(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);

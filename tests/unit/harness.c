@@ -35,7 +35,9 @@ int pc_test_run(CU_SuiteInfo *suites)
   }
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
-  failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  /* A suite whose init failed ran none of its tests: that is a failure. */
+  failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+           CU_get_number_of_suites_failed();
   CU_cleanup_registry();
   return failed ? 1 : 0;
 }

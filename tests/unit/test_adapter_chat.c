@@ -15,24 +15,12 @@ static pc_adapter *chat;
 
 static int suite_init(void)
 {
-  pc_error err = PC_ERROR_INIT;
-
-  reg = pc_registry_new();
-  if (!reg || pc_registry_load_default(reg, NULL, &err) != PC_OK)
-    return 1;
-  for (size_t i = 0; i < reg->n_failures; i++)
-    fprintf(stderr, "plugin load failure: %s\n", reg->failures[i].message);
-  if (pc_adapter_open(reg, "chat", NULL, &chat, &err) != PC_OK) {
-    fprintf(stderr, "adapter chat: %s\n", err.message);
-    return 1;
-  }
-  return 0;
+  return golden_adapter_open("chat", &reg, &chat);
 }
 
 static int suite_clean(void)
 {
-  pc_adapter_close(chat);
-  pc_registry_free(reg);
+  golden_adapter_close(reg, chat);
   return 0;
 }
 

@@ -14,24 +14,12 @@ static pc_adapter *json;
 
 static int suite_init(void)
 {
-  pc_error err = PC_ERROR_INIT;
-
-  reg = pc_registry_new();
-  if (!reg || pc_registry_load_default(reg, NULL, &err) != PC_OK)
-    return 1;
-  for (size_t i = 0; i < reg->n_failures; i++)
-    fprintf(stderr, "plugin load failure: %s\n", reg->failures[i].message);
-  if (pc_adapter_open(reg, "json", NULL, &json, &err) != PC_OK) {
-    fprintf(stderr, "adapter json: %s\n", err.message);
-    return 1;
-  }
-  return 0;
+  return golden_adapter_open("json", &reg, &json);
 }
 
 static int suite_clean(void)
 {
-  pc_adapter_close(json);
-  pc_registry_free(reg);
+  golden_adapter_close(reg, json);
   return 0;
 }
 
