@@ -1,5 +1,4 @@
 /* dataset.c - load JSONL and CSV datasets, check every row, hash splits. */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>

@@ -26,7 +26,6 @@
 #include "loader.h"
 
 #define SEARCH_PATH_MAX 4096
-#define PC_MAX_TABLES 256  /* tables of one interface per plugin */
 
 /* The v1.0 size of the descriptor: everything up to get_interface. */
 #define INFO_V1_SIZE \
@@ -407,23 +406,17 @@ pc_plugin *pc_registry_find(const pc_registry *reg, const char *id_or_name)
   return NULL;
 }
 
-/* Every v1 interface table starts with its header and its name. */
-struct iface_prefix {
-  pc_abi_header hdr;
-  const char *name;
-};
-
 const void *pc_registry_find_iface(const pc_registry *reg,
                                    const char *iface_id, const char *name,
                                    uint32_t min_size, pc_plugin **plugin)
 {
-  if (min_size < sizeof(struct iface_prefix))
-    min_size = sizeof(struct iface_prefix);
+  if (min_size < sizeof(pc_iface_prefix))
+    min_size = sizeof(pc_iface_prefix);
   for (size_t i = 0; i < reg->n_plugins; i++) {
     int end = 0;
 
     for (uint32_t k = 0; !end && k < PC_MAX_TABLES; k++) {
-      const struct iface_prefix *t;
+      const pc_iface_prefix *t;
 
       t = pc_plugin_interface_at(reg->plugins[i], iface_id, k, min_size,
                                  &end);

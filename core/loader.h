@@ -16,6 +16,16 @@
 #include "errors.h"
 #include "hash.h"
 
+/* Every v1 interface table starts with its header and its name; this is
+ * that common prefix, and the most tables of one interface a plugin may
+ * offer through get_interface_at. */
+typedef struct pc_iface_prefix {
+  pc_abi_header hdr;
+  const char *name;
+} pc_iface_prefix;
+
+#define PC_MAX_TABLES 256
+
 typedef struct pc_plugin {
   char *path;                    /* owned */
   char sha256[PC_SHA256_HEX_LEN + 1];

@@ -12,7 +12,6 @@ static const char *iface_ids[] = {
   PC_IFACE_ADAPTER, PC_IFACE_LM_PROVIDER, PC_IFACE_METRIC, PC_IFACE_OPTIMIZER,
 };
 #define N_IFACE_IDS (sizeof(iface_ids) / sizeof(iface_ids[0]))
-#define MAX_TABLES 256
 
 static const struct {
   uint64_t bit;
@@ -34,12 +33,6 @@ static void plugins_usage(FILE *f)
         f);
 }
 
-/* Every v1 interface table starts with its header and its name. */
-struct iface_prefix {
-  pc_abi_header hdr;
-  const char *name;
-};
-
 /* "adapter:chat,metric:f1" style list of the interfaces a plugin offers. */
 static struct json_object *interfaces_of(const pc_plugin *p)
 {
@@ -48,8 +41,8 @@ static struct json_object *interfaces_of(const pc_plugin *p)
   for (size_t i = 0; arr && i < N_IFACE_IDS; i++) {
     int end = 0;
 
-    for (uint32_t k = 0; !end && k < MAX_TABLES; k++) {
-      const struct iface_prefix *t;
+    for (uint32_t k = 0; !end && k < PC_MAX_TABLES; k++) {
+      const pc_iface_prefix *t;
       struct json_object *o;
 
       t = pc_plugin_interface_at(p, iface_ids[i], k, sizeof(*t), &end);
