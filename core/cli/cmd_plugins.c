@@ -33,7 +33,18 @@ static void plugins_usage(FILE *f)
         f);
 }
 
-/* "adapter:chat,metric:f1" style list of the interfaces a plugin offers. */
+/* "MAJOR.MINOR" of an ABI header, as a new JSON string. */
+static struct json_object *abi_string(const pc_abi_header *hdr)
+{
+  char abi[32];
+
+  snprintf(abi, sizeof(abi), "%u.%u", (unsigned)hdr->abi_major,
+           (unsigned)hdr->abi_minor);
+  return json_object_new_string(abi);
+}
+
+/* The interface tables a plugin offers: [{"id", "name", "struct_size",
+ * "abi"}, ...], every table of every known interface id. */
 static struct json_object *interfaces_of(const pc_plugin *p)
 {
   struct json_object *arr = json_object_new_array();
@@ -54,13 +65,7 @@ static struct json_object *interfaces_of(const pc_plugin *p)
                              json_object_new_string(t->name ? t->name : ""));
       json_object_object_add(o, "struct_size",
                              json_object_new_int64(t->hdr.struct_size));
-      {
-        char abi[32];
-
-        snprintf(abi, sizeof(abi), "%u.%u", (unsigned)t->hdr.abi_major,
-                 (unsigned)t->hdr.abi_minor);
-        json_object_object_add(o, "abi", json_object_new_string(abi));
-      }
+      json_object_object_add(o, "abi", abi_string(&t->hdr));
       json_object_array_add(arr, o);
     }
   }
@@ -72,13 +77,10 @@ static struct json_object *plugin_json(const pc_plugin *p)
   const pc_plugin_info *info = p->info;
   struct json_object *o = json_object_new_object();
   struct json_object *kinds = json_object_new_array();
-  char abi[32];
 
   for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
     if (info->kinds & kind_names[i].bit)
       json_object_array_add(kinds, json_object_new_string(kind_names[i].name));
-  snprintf(abi, sizeof(abi), "%u.%u", (unsigned)info->hdr.abi_major,
-           (unsigned)info->hdr.abi_minor);
   json_object_object_add(o, "id", json_object_new_string(info->id));
   json_object_object_add(o, "name", json_object_new_string(info->name));
   json_object_object_add(o, "version", json_object_new_string(info->version));
@@ -88,7 +90,7 @@ static struct json_object *plugin_json(const pc_plugin *p)
   json_object_object_add(o, "summary",
                          json_object_new_string(info->summary ? info->summary
                                                               : ""));
-  json_object_object_add(o, "abi", json_object_new_string(abi));
+  json_object_object_add(o, "abi", abi_string(&info->hdr));
   json_object_object_add(o, "kinds", kinds);
   json_object_object_add(o, "thread_safe_instances",
                          json_object_new_boolean(
