@@ -49,4 +49,14 @@ static inline int fx_score(void *inst, const char *example_json, size_t example_
   return out->score(out->ctx, prediction_len > 2 ? 1.0 : 0.0);
 }
 
+/* get_interface of a fixture that offers no interface at all. */
+static inline const void *fx_no_interface(void *state, const char *id,
+                                          uint32_t *size)
+{
+  (void)state;
+  (void)id;
+  (void)size;
+  return NULL;
+}
+
 #endif

@@ -1,7 +1,6 @@
 /* fx_extra_symbols.c - a working plugin built carelessly: default
  * visibility and no version script, so its helpers are exported too. The
  * one-symbol check (tests/cli/plugin_symbols_test.sh) must flag it. */
-#include <string.h>
 
 #include "fx_common.h"
 
@@ -13,14 +12,6 @@ int fx_leaked_helper(int x)
   return x + fx_leaked_counter;
 }
 
-static const void *get_interface(void *state, const char *id, uint32_t *size)
-{
-  (void)state;
-  (void)id;
-  (void)size;
-  return NULL;
-}
-
 static const pc_plugin_info info = {
   .hdr = PC_ABI_HEADER_INIT(pc_plugin_info),
   .id = "org.promptc.test.extra-symbols",
@@ -29,7 +20,7 @@ static const pc_plugin_info info = {
   .license = "MIT",
   .kinds = PC_KIND_METRIC,
   .init = fx_init,
-  .get_interface = get_interface,
+  .get_interface = fx_no_interface,
 };
 
 const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);

@@ -2,7 +2,7 @@
  * needs is missing (it asks for one no host offers). */
 #include <stdio.h>
 
-#include "promptc/plugin.h"
+#include "fx_common.h"
 
 static int init(const pc_host_api *host, void **state, pc_error *err)
 {
@@ -18,14 +18,6 @@ static int init(const pc_host_api *host, void **state, pc_error *err)
   return PC_OK;
 }
 
-static const void *get_interface(void *state, const char *id, uint32_t *size)
-{
-  (void)state;
-  (void)id;
-  (void)size;
-  return NULL;
-}
-
 static const pc_plugin_info info = {
   .hdr = PC_ABI_HEADER_INIT(pc_plugin_info),
   .id = "org.promptc.test.failing-init",
@@ -34,7 +26,7 @@ static const pc_plugin_info info = {
   .license = "MIT",
   .kinds = PC_KIND_METRIC,
   .init = init,
-  .get_interface = get_interface,
+  .get_interface = fx_no_interface,
 };
 
 PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);

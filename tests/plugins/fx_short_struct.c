@@ -2,14 +2,6 @@
  * the ABI 1.0 members. */
 #include "fx_common.h"
 
-static const void *get_interface(void *state, const char *id, uint32_t *size)
-{
-  (void)state;
-  (void)id;
-  (void)size;
-  return NULL;
-}
-
 static const pc_plugin_info info = {
   .hdr = {16, PC_ABI_MAJOR, PC_ABI_MINOR},
   .id = "org.promptc.test.short",
@@ -18,7 +10,7 @@ static const pc_plugin_info info = {
   .license = "MIT",
   .kinds = PC_KIND_METRIC,
   .init = fx_init,
-  .get_interface = get_interface,
+  .get_interface = fx_no_interface,
 };
 
 PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);

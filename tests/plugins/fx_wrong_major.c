@@ -1,15 +1,6 @@
 /* fx_wrong_major.c - a descriptor that claims ABI major 2. */
-#include <string.h>
 
 #include "fx_common.h"
-
-static const void *get_interface(void *state, const char *id, uint32_t *size)
-{
-  (void)state;
-  (void)id;
-  (void)size;
-  return NULL;
-}
 
 static const pc_plugin_info info = {
   .hdr = {(uint32_t)sizeof(pc_plugin_info), 2, 0},
@@ -19,7 +10,7 @@ static const pc_plugin_info info = {
   .license = "MIT",
   .kinds = PC_KIND_METRIC,
   .init = fx_init,
-  .get_interface = get_interface,
+  .get_interface = fx_no_interface,
 };
 
 PC_PLUGIN_EXPORT const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);
