@@ -437,8 +437,8 @@ typedef struct pc_message {
 /* ------------------------------------------------------------------------ */
 /* "pc.adapter/1"                                                           */
 /*
- * The signature crosses as JSON text (docs/signatures.md, "Signature JSON
- * for plugins"):
+ * The signature crosses as JSON text (docs/signatures.md, "The plugin
+ * form"):
  *   {"instructions": "...",
  *    "inputs":  [{"name", "type", "type_name", "kind", "desc", ...}, ...],
  *    "outputs": [ ... same ... ]}
