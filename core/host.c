@@ -18,21 +18,7 @@
 
 /* ---- logging, clock, cancellation ------------------------------------- */
 
-static pc_log_fn log_fn;
-static void *log_user;
-static int log_verbose;
 static atomic_int cancel_all;
-
-void pc_host_set_log(pc_log_fn fn, void *u)
-{
-  log_fn = fn;
-  log_user = u;
-}
-
-void pc_host_set_verbose(int verbose)
-{
-  log_verbose = verbose;
-}
 
 void pc_host_cancel_all(void)
 {
@@ -45,12 +31,8 @@ static void host_log(void *ctx, int32_t level, const char *plugin_id,
   static const char *names[] = {"error", "warning", "info", "debug"};
 
   (void)ctx;
-  if (log_fn) {
-    log_fn(log_user, level, plugin_id, msg, len);
-    return;
-  }
-  if (level > PC_LOG_WARN && !log_verbose)
-    return;
+  if (level > PC_LOG_WARN)
+    return;  /* info and debug lines: none are shown yet */
   if (level < 0 || level > PC_LOG_DEBUG)
     level = PC_LOG_ERROR;
   fprintf(stderr, "promptc: %s: %s%s%.*s\n", names[level],
@@ -141,25 +123,25 @@ static uint64_t host_rng_u64(void *ctx, uint64_t seed, const char *purpose,
 }
 
 /* ---- "pc.json/1" ------------------------------------------------------- */
+/*
+ * Handles are json-c objects, except JSON null: json-c represents null as a
+ * NULL pointer, so plugins get the address of null_sentinel instead and
+ * NULL keeps meaning "absent" (object_get of a missing key).
+ */
 
 static const char null_sentinel;
 #define JSON_NULL_HANDLE ((pc_json *)(void *)&null_sentinel)
 /* A json-c object as a handle; NULL (allocation failure) stays NULL. */
 #define AS_HANDLE(o) ((pc_json *)(void *)(o))
 
-int pc_host_json_is_null(const pc_json *v)
-{
-  return v == JSON_NULL_HANDLE;
-}
-
-struct json_object *pc_host_json_unwrap(const pc_json *v)
+static struct json_object *json_unwrap(const pc_json *v)
 {
   if (!v || v == JSON_NULL_HANDLE)
     return NULL;
   return (struct json_object *)(void *)v;
 }
 
-pc_json *pc_host_json_wrap(struct json_object *o)
+static pc_json *json_wrap(struct json_object *o)
 {
   return o ? (pc_json *)(void *)o : JSON_NULL_HANDLE;
 }
@@ -174,7 +156,7 @@ static int j_parse(void *ctx, const char *text, size_t len, uint32_t flags,
   *out = NULL;
   rc = pc_json_parse(text, len, flags, &o, err);
   if (rc == PC_OK)
-    *out = pc_host_json_wrap(o);
+    *out = json_wrap(o);
   return rc;
 }
 
@@ -190,7 +172,7 @@ static int j_to_text(void *ctx, const pc_json *v, uint32_t flags, char **out,
   /* Only the public layout flags: the rest are core-internal. */
   flags &= PC_JSON_TEXT_SPACED | PC_JSON_TEXT_PRETTY | PC_JSON_TEXT_ASCII |
            PC_JSON_TEXT_SORTED;
-  rc = pc_json_write(pc_host_json_unwrap(v), flags, &b);
+  rc = pc_json_write(json_unwrap(v), flags, &b);
   if (rc == PC_OK) {
     *out = pc_buf_take(&b, len);
     if (!*out)
@@ -203,12 +185,12 @@ static int j_to_text(void *ctx, const pc_json *v, uint32_t flags, char **out,
 static void j_free(void *ctx, pc_json *v)
 {
   (void)ctx;
-  json_object_put(pc_host_json_unwrap(v));
+  json_object_put(json_unwrap(v));
 }
 
 static pc_json *j_copy(void *ctx, const pc_json *v)
 {
-  struct json_object *src = pc_host_json_unwrap(v), *dst = NULL;
+  struct json_object *src = json_unwrap(v), *dst = NULL;
 
   (void)ctx;
   if (!src)
@@ -220,7 +202,7 @@ static pc_json *j_copy(void *ctx, const pc_json *v)
 
 static int32_t j_type(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   switch (o ? json_object_get_type(o) : json_type_null) {
   case json_type_boolean: return PC_JSON_BOOL;
@@ -235,7 +217,7 @@ static int32_t j_type(const pc_json *v)
 
 static int32_t j_get_bool(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   return (o && json_object_is_type(o, json_type_boolean))
     ? json_object_get_boolean(o) : 0;
@@ -243,7 +225,7 @@ static int32_t j_get_bool(const pc_json *v)
 
 static int64_t j_get_int(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   if (o && (json_object_is_type(o, json_type_int) ||
             json_object_is_type(o, json_type_double)))
@@ -253,7 +235,7 @@ static int64_t j_get_int(const pc_json *v)
 
 static double j_get_double(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   if (o && (json_object_is_type(o, json_type_int) ||
             json_object_is_type(o, json_type_double)))
@@ -263,7 +245,7 @@ static double j_get_double(const pc_json *v)
 
 static const char *j_get_string(const pc_json *v, size_t *len)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   if (!o || !json_object_is_type(o, json_type_string)) {
     if (len)
@@ -277,7 +259,7 @@ static const char *j_get_string(const pc_json *v, size_t *len)
 
 static size_t j_array_len(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   return (o && json_object_is_type(o, json_type_array))
     ? json_object_array_length(o) : 0;
@@ -285,17 +267,17 @@ static size_t j_array_len(const pc_json *v)
 
 static const pc_json *j_array_get(const pc_json *v, size_t i)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   if (!o || !json_object_is_type(o, json_type_array) ||
       i >= json_object_array_length(o))
     return NULL;
-  return pc_host_json_wrap(json_object_array_get_idx(o, i));
+  return json_wrap(json_object_array_get_idx(o, i));
 }
 
 static size_t j_object_len(const pc_json *v)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
 
   return (o && json_object_is_type(o, json_type_object))
     ? (size_t)json_object_object_length(o) : 0;
@@ -303,18 +285,18 @@ static size_t j_object_len(const pc_json *v)
 
 static const pc_json *j_object_get(const pc_json *v, const char *key)
 {
-  struct json_object *o = pc_host_json_unwrap(v), *m = NULL;
+  struct json_object *o = json_unwrap(v), *m = NULL;
 
   if (!o || !json_object_is_type(o, json_type_object) ||
       !json_object_object_get_ex(o, key, &m))
     return NULL;
-  return pc_host_json_wrap(m);
+  return json_wrap(m);
 }
 
 static int j_object_at(const pc_json *v, size_t i, const char **key,
                        const pc_json **value)
 {
-  struct json_object *o = pc_host_json_unwrap(v);
+  struct json_object *o = json_unwrap(v);
   size_t n = 0;
 
   if (!o || !json_object_is_type(o, json_type_object))
@@ -322,7 +304,7 @@ static int j_object_at(const pc_json *v, size_t i, const char **key,
   json_object_object_foreach(o, k, m) {
     if (n++ == i) {
       *key = k;
-      *value = pc_host_json_wrap(m);
+      *value = json_wrap(m);
       return 0;
     }
   }
@@ -376,8 +358,8 @@ static pc_json *j_new_object(void *ctx)
 static int j_object_set(void *ctx, pc_json *obj, const char *key,
                         pc_json *value)
 {
-  struct json_object *o = pc_host_json_unwrap(obj);
-  struct json_object *m = pc_host_json_unwrap(value);
+  struct json_object *o = json_unwrap(obj);
+  struct json_object *m = json_unwrap(value);
 
   (void)ctx;
   if (!o || !key || !json_object_is_type(o, json_type_object) || !value) {
@@ -393,8 +375,8 @@ static int j_object_set(void *ctx, pc_json *obj, const char *key,
 
 static int j_array_append(void *ctx, pc_json *arr, pc_json *value)
 {
-  struct json_object *o = pc_host_json_unwrap(arr);
-  struct json_object *m = pc_host_json_unwrap(value);
+  struct json_object *o = json_unwrap(arr);
+  struct json_object *m = json_unwrap(value);
 
   (void)ctx;
   if (!o || !json_object_is_type(o, json_type_array) || !value) {
@@ -465,7 +447,7 @@ static int v_render(void *ctx, const pc_json *v, const char *type,
   if (rc)
     return rc;
   pc_buf_init(&b, 0);
-  rc = pc_value_render(pc_host_json_unwrap(v), t, flags, &b, err);
+  rc = pc_value_render(json_unwrap(v), t, flags, &b, err);
   if (rc == PC_OK) {
     *out = pc_buf_take(&b, len);
     if (!*out)
@@ -492,7 +474,7 @@ static int v_parse(void *ctx, const char *type, const char *text, size_t len,
     return rc;
   rc = pc_value_parse(t, text, len, flags, &o, err);
   if (rc == PC_OK)
-    *out = pc_host_json_wrap(o);
+    *out = json_wrap(o);
   pc_type_free(t);
   return rc;
 }

@@ -15,25 +15,9 @@ struct pc_call {
   volatile int cancelled;
 };
 
-/* JSON handles given to plugins are json-c objects, except JSON null, which
- * json-c represents as a NULL pointer: plugins get this sentinel instead so
- * that NULL can keep meaning "absent". */
-struct json_object;
-int pc_host_json_is_null(const pc_json *v);
-struct json_object *pc_host_json_unwrap(const pc_json *v);  /* borrowed */
-pc_json *pc_host_json_wrap(struct json_object *o);          /* same owner */
-
 /* The process-wide host table. Static: valid for the life of the process.
  * Thread: any. */
 const pc_host_api *pc_host_api_get(void);
-
-/* Where plugin log lines go: a callback (NULL restores the default, which
- * writes "promptc: <plugin>: <msg>" to stderr for WARN and ERROR and drops
- * the rest unless verbose is set). */
-typedef void (*pc_log_fn)(void *u, int level, const char *plugin_id,
-                          const char *msg, size_t len);
-void pc_host_set_log(pc_log_fn fn, void *u);
-void pc_host_set_verbose(int verbose);
 
 /* Ask every call in flight to stop (is_cancelled(ctx, NULL) becomes true). */
 void pc_host_cancel_all(void);

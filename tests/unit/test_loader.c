@@ -264,6 +264,13 @@ static void test_cancellation_and_deadline(void)
   call.deadline_ns = 0;
   call.cancelled = 1;
   CU_ASSERT_NOT_EQUAL(h->is_cancelled(h->ctx, &call), 0);
+  /* Cancelling the whole run reaches every call, and the NULL query.
+   * (Process-wide and one-way: this test runs last.) */
+  call.cancelled = 0;
+  CU_ASSERT_EQUAL(h->is_cancelled(h->ctx, NULL), 0);
+  pc_host_cancel_all();
+  CU_ASSERT_NOT_EQUAL(h->is_cancelled(h->ctx, NULL), 0);
+  CU_ASSERT_NOT_EQUAL(h->is_cancelled(h->ctx, &call), 0);
 }
 
 static CU_TestInfo loader_tests[] = {
