@@ -1,6 +1,6 @@
 /*
  * host.c - the services the host hands to plugins: the pc_host_api table
- * and, by id, "pc.json/1", "pc.values/1" and "pc.secrets/1".
+ * and, by id, "pc.json/1", "pc.values/1", "pc.secrets/1" and "pc.hash/1".
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "hash.h"
 #include "host.h"
 #include "json_text.h"
 #include "type.h"
@@ -517,6 +518,28 @@ static const pc_secrets_api secrets_api = {
   .lookup = s_lookup,
 };
 
+/* ---- "pc.hash/1" ------------------------------------------------------- */
+
+static void h_sha256_hex(void *ctx, const void *data, size_t len, char *hex)
+{
+  (void)ctx;
+  pc_sha256_hex(data, len, hex);
+}
+
+static int h_sha256_file(void *ctx, const char *path, char *hex,
+                         pc_error *err)
+{
+  (void)ctx;
+  hex[0] = '\0';
+  return pc_sha256_file(path, hex, err);
+}
+
+static const pc_hash_api hash_api = {
+  .hdr = PC_ABI_HEADER_INIT(pc_hash_api),
+  .sha256_hex = h_sha256_hex,
+  .sha256_file = h_sha256_file,
+};
+
 /* ---- the table --------------------------------------------------------- */
 
 static const void *host_get_interface(void *ctx, const char *id,
@@ -539,6 +562,11 @@ static const void *host_get_interface(void *ctx, const char *id,
     if (size)
       *size = secrets_api.hdr.struct_size;
     return &secrets_api;
+  }
+  if (strcmp(id, "pc.hash/1") == 0) {
+    if (size)
+      *size = hash_api.hdr.struct_size;
+    return &hash_api;
   }
   /* "pc.http/1" arrives with the LM providers. */
   if (size)

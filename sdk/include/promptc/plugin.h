@@ -199,7 +199,7 @@ typedef struct pc_host_api {
   int32_t (*is_cancelled)(void *ctx, const pc_call *call);
 
   /* Fetch a host service table by versioned id ("pc.json/1", "pc.values/1",
-   * "pc.secrets/1", "pc.http/1"). Returns a static table (valid until fini)
+   * "pc.secrets/1", "pc.hash/1", "pc.http/1"). Returns a static table (valid until fini)
    * and its size in *size, or NULL when the host does not offer it. A
    * plugin that needs a missing service fails init with PC_E_UNSUPPORTED.
    * The functions of those tables take this table's `ctx` as their `ctx`
@@ -319,6 +319,20 @@ typedef struct pc_secrets_api {
   int (*lookup)(void *ctx, const char *ref, char *buf, size_t cap,
                 size_t *len, pc_error *err);
 } pc_secrets_api;
+
+/* ------------------------------------------------------------------------ */
+/* "pc.hash/1": SHA-256, so plugins never carry their own crypto.            */
+
+#define PC_SHA256_HEX_SIZE 65  /* 64 lowercase hex digits and a NUL */
+
+typedef struct pc_hash_api {
+  pc_abi_header hdr;
+  /* sha256 of `len` bytes as lowercase hex into hex[PC_SHA256_HEX_SIZE]. */
+  void (*sha256_hex)(void *ctx, const void *data, size_t len, char *hex);
+  /* sha256 of a file's bytes. PC_E_IO with the path and reason on
+   * failure (hex is then the empty string). */
+  int (*sha256_file)(void *ctx, const char *path, char *hex, pc_error *err);
+} pc_hash_api;
 
 /* ------------------------------------------------------------------------ */
 /* "pc.http/1": the host HTTP client (transport policy is the host's).       */
@@ -533,6 +547,11 @@ typedef struct pc_lm_sink {
 typedef struct pc_lm_provider_iface {
   pc_abi_header hdr;
   const char *name;  /* "sim", "openai", ... */
+  /* config_json is the role's object from the run config (docs/config.md)
+   * without the members the host keeps for itself ("provider", "params",
+   * "cache"), plus "base_dir": the directory of the config file, against
+   * which the provider resolves relative paths. Unknown members are
+   * PC_E_INVALID_ARG with a message naming them. */
   int (*create)(void *plugin_state, const char *config_json, size_t len,
                 void **inst, pc_error *err);
   void (*destroy)(void *inst);

@@ -1,0 +1,3 @@
+/* PLACEHOLDER: being written. */
+int main(void);
+int main(void) { return 77; }
