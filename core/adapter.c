@@ -62,6 +62,18 @@ void pc_adapter_close(pc_adapter *a)
   pc_free(a);
 }
 
+const char *pc_adapter_fallback(const pc_adapter *a)
+{
+  const char *f = a->iface->fallback;
+
+  return f && *f && strcmp(f, a->iface->name) != 0 ? f : NULL;
+}
+
+const char *pc_adapter_name(const pc_adapter *a)
+{
+  return a->iface->name;
+}
+
 void pc_messages_clear(pc_messages *m)
 {
   for (size_t i = 0; i < m->n; i++) {
@@ -110,12 +122,12 @@ static int sink_params(void *ctx, const char *json, size_t len)
   return PC_OK;
 }
 
-int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
-                      const struct json_object *demos,
-                      const struct json_object *inputs, pc_messages *out,
-                      pc_error *err)
+int pc_adapter_format_json(pc_adapter *a, const char *sig_json,
+                           size_t sig_len, const struct json_object *demos,
+                           const struct json_object *inputs,
+                           pc_messages *out, pc_error *err)
 {
-  pc_buf sigb, demob, inb;
+  pc_buf demob, inb;
   pc_error perr = PC_ERROR_INIT;
   pc_message_sink sink = {
     .hdr = PC_ABI_HEADER_INIT(pc_message_sink),
@@ -129,13 +141,10 @@ int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
   int rc;
 
   memset(out, 0, sizeof(*out));
-  pc_buf_init(&sigb, 0);
   pc_buf_init(&demob, 0);
   pc_buf_init(&inb, 0);
-  rc = pc_signature_to_plugin_json(sig, &sigb);
-  if (rc == PC_OK)
-    rc = demos ? pc_json_write(demos, PC_JSON_TEXT_COMPACT, &demob)
-               : pc_buf_puts(&demob, "[]");
+  rc = demos ? pc_json_write(demos, PC_JSON_TEXT_COMPACT, &demob)
+             : pc_buf_puts(&demob, "[]");
   if (rc == PC_OK)
     rc = inputs ? pc_json_write(inputs, PC_JSON_TEXT_COMPACT, &inb)
                 : pc_buf_puts(&inb, "{}");
@@ -144,8 +153,8 @@ int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
                       a->iface->name);
     goto out;
   }
-  req.signature_json = sigb.data;
-  req.signature_len = sigb.len;
+  req.signature_json = sig_json;
+  req.signature_len = sig_len;
   req.demos_json = demob.data;
   req.demos_len = demob.len;
   req.inputs_json = inb.data;
@@ -158,9 +167,28 @@ int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
     pc_messages_clear(out);
   }
 out:
-  pc_buf_free(&sigb);
   pc_buf_free(&demob);
   pc_buf_free(&inb);
+  return rc;
+}
+
+int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
+                      const struct json_object *demos,
+                      const struct json_object *inputs, pc_messages *out,
+                      pc_error *err)
+{
+  pc_buf sigb;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  pc_buf_init(&sigb, 0);
+  if (pc_signature_to_plugin_json(sig, &sigb))
+    rc = pc_error_set(err, PC_E_NOMEM, "adapter \"%s\": cannot encode the "
+                      "signature", a->iface->name);
+  else
+    rc = pc_adapter_format_json(a, sigb.data, sigb.len, demos, inputs, out,
+                                err);
+  pc_buf_free(&sigb);
   return rc;
 }
 
@@ -169,11 +197,11 @@ static int sink_text(void *ctx, const char *text, size_t len)
   return pc_buf_append(ctx, text, len);
 }
 
-int pc_adapter_parse(pc_adapter *a, const pc_signature *sig,
-                     const char *text, size_t len, struct json_object **out,
-                     pc_error *err)
+int pc_adapter_parse_json(pc_adapter *a, const char *sig_json,
+                          size_t sig_len, const char *text, size_t len,
+                          struct json_object **out, pc_error *err)
 {
-  pc_buf sigb, result;
+  pc_buf result;
   pc_error perr = PC_ERROR_INIT;
   pc_text_sink sink = {
     .hdr = PC_ABI_HEADER_INIT(pc_text_sink),
@@ -187,16 +215,9 @@ int pc_adapter_parse(pc_adapter *a, const pc_signature *sig,
   int rc;
 
   *out = NULL;
-  pc_buf_init(&sigb, 0);
   pc_buf_init(&result, 0);
-  rc = pc_signature_to_plugin_json(sig, &sigb);
-  if (rc) {
-    rc = pc_error_set(err, rc, "adapter \"%s\": cannot encode the signature",
-                      a->iface->name);
-    goto out;
-  }
-  req.signature_json = sigb.data;
-  req.signature_len = sigb.len;
+  req.signature_json = sig_json;
+  req.signature_len = sig_len;
   req.completion = text ? text : "";
   req.completion_len = text ? len : 0;
   rc = a->iface->parse(a->inst, &req, &sink, &perr);
@@ -222,8 +243,25 @@ int pc_adapter_parse(pc_adapter *a, const pc_signature *sig,
   }
   *out = obj;
 out:
-  pc_buf_free(&sigb);
   pc_buf_free(&result);
+  return rc;
+}
+
+int pc_adapter_parse(pc_adapter *a, const pc_signature *sig,
+                     const char *text, size_t len, struct json_object **out,
+                     pc_error *err)
+{
+  pc_buf sigb;
+  int rc;
+
+  *out = NULL;
+  pc_buf_init(&sigb, 0);
+  if (pc_signature_to_plugin_json(sig, &sigb))
+    rc = pc_error_set(err, PC_E_NOMEM, "adapter \"%s\": cannot encode the "
+                      "signature", a->iface->name);
+  else
+    rc = pc_adapter_parse_json(a, sigb.data, sigb.len, text, len, out, err);
+  pc_buf_free(&sigb);
   return rc;
 }
 

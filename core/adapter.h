@@ -52,6 +52,21 @@ int pc_adapter_parse(pc_adapter *a, const pc_signature *sig,
                      const char *text, size_t len, struct json_object **out,
                      pc_error *err);
 
+/* The same two calls with the signature already in its plugin JSON form
+ * (pc_predictor.signature_plugin_json), which the LM call path keeps per
+ * predictor instead of re-serialising it on every call. */
+int pc_adapter_format_json(pc_adapter *a, const char *sig_json,
+                           size_t sig_len, const struct json_object *demos,
+                           const struct json_object *inputs,
+                           pc_messages *out, pc_error *err);
+int pc_adapter_parse_json(pc_adapter *a, const char *sig_json,
+                          size_t sig_len, const char *text, size_t len,
+                          struct json_object **out, pc_error *err);
+
+/* The fallback adapter's name (DSPy: chat -> json), or NULL. Borrowed. */
+const char *pc_adapter_fallback(const pc_adapter *a);
+const char *pc_adapter_name(const pc_adapter *a);
+
 void pc_messages_clear(pc_messages *m);
 
 /* [{"role": ..., "content": ...}, ...] as a new JSON array. */

@@ -1,10 +1,14 @@
 /*
  * config.c - reading and validating the run configuration.
  *
- * Members known so far: "plugins": {"path": "DIR" or ["DIR", ...]} and
- * "adapter": "chat" | "json" | any adapter a plugin offers. Relative plugin
- * directories are taken relative to the config file's folder.
+ * Members: "plugins", "adapter", the LM roles ("lm", "prompt_lm",
+ * "teacher_lm", "reflection_lm"), "metric", "cache", "concurrency",
+ * "eval" and "seed" (docs/config.md). Relative paths (plugin directories,
+ * the cache) are taken relative to the config file's folder; a provider
+ * resolves its own paths against the same folder, which the host passes
+ * it as "base_dir".
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -12,10 +16,24 @@
 #include "config.h"
 #include "file.h"
 #include "json_text.h"
+#include "lm_settings.h"
+
+static const char *const role_names[PC_ROLE_COUNT] = {
+  "lm", "prompt_lm", "teacher_lm", "reflection_lm"
+};
+
+const char *pc_config_role_name(int role)
+{
+  return role >= 0 && role < PC_ROLE_COUNT ? role_names[role] : "?";
+}
 
 pc_config *pc_config_new_default(void)
 {
-  return pc_calloc(1, sizeof(pc_config));
+  pc_config *cfg = pc_calloc(1, sizeof(pc_config));
+
+  if (cfg)
+    cfg->cache_enabled = 1;
+  return cfg;
 }
 
 void pc_config_free(pc_config *cfg)
@@ -26,6 +44,9 @@ void pc_config_free(pc_config *cfg)
   pc_free(cfg->path);
   pc_free(cfg->plugin_path);
   pc_free(cfg->adapter);
+  pc_free(cfg->base_dir);
+  pc_free(cfg->cache_path);
+  json_object_put(cfg->metric);
   pc_free(cfg);
 }
 
@@ -86,26 +107,221 @@ static int read_plugins(pc_config *cfg, struct json_object *v, pc_error *err)
   return rc;
 }
 
+int pc_config_metric_spec(const char *spec, const char *what,
+                          struct json_object **out, pc_error *err)
+{
+  const char *colon = strchr(spec, ':');
+  size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+  struct json_object *o;
+
+  *out = NULL;
+  if (nlen == 0 || (colon && !colon[1]))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: \"%s\": expected NAME "
+                        "or NAME:FIELD, e.g. exact_match:answer", what, spec);
+  o = json_object_new_object();
+  if (!o || json_object_object_add(o, "name",
+                                   json_object_new_string_len(spec,
+                                                              (int)nlen)) ||
+      (colon && json_object_object_add(o, "field",
+                                       json_object_new_string(colon + 1)))) {
+    json_object_put(o);
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", what);
+  }
+  *out = o;
+  return PC_OK;
+}
+
+/* One LM role: {"provider": "sim", "params": {...}, "cache": bool, ...}.
+ * Members other than those three belong to the provider, which checks
+ * them when it is created. */
+static int read_role(pc_config *cfg, int role, struct json_object *v,
+                     pc_error *err)
+{
+  const char *name = role_names[role];
+  struct json_object *m;
+  char where[512];
+
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s: expected an object "
+                        "like {\"provider\": \"sim\", ...}", cfg->path, name);
+  if (!json_object_object_get_ex(v, "provider", &m) ||
+      !json_object_is_type(m, json_type_string) ||
+      !*json_object_get_string(m))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s.provider: expected "
+                        "the provider's name, e.g. \"sim\"", cfg->path, name);
+  if (json_object_object_get_ex(v, "params", &m)) {
+    snprintf(where, sizeof(where), "%s: %s.params", cfg->path, name);
+    if (pc_lm_settings_check(m, 0, where, err))
+      return PC_E_INVALID_ARG;
+  }
+  if (json_object_object_get_ex(v, "cache", &m) &&
+      !json_object_is_type(m, json_type_boolean))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s.cache: expected true "
+                        "or false", cfg->path, name);
+  cfg->roles[role] = v;
+  return PC_OK;
+}
+
+static int read_metric(pc_config *cfg, struct json_object *v, pc_error *err)
+{
+  struct json_object *name;
+  char what[512];
+
+  snprintf(what, sizeof(what), "%s: metric", cfg->path);
+  if (json_object_is_type(v, json_type_string))
+    return pc_config_metric_spec(json_object_get_string(v), what,
+                                 &cfg->metric, err);
+  if (!json_object_is_type(v, json_type_object) ||
+      !json_object_object_get_ex(v, "name", &name) ||
+      !json_object_is_type(name, json_type_string) ||
+      !*json_object_get_string(name))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: metric: expected "
+                        "\"NAME[:FIELD]\" or an object with a \"name\"",
+                        cfg->path);
+  if (json_object_deep_copy(v, &cfg->metric, NULL) != 0)
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", cfg->path);
+  return PC_OK;
+}
+
+/* A path member, resolved against the config's folder. */
+static int resolve_path(const pc_config *cfg, const char *p, char **out)
+{
+  pc_buf b;
+
+  pc_buf_init(&b, 0);
+  if (p[0] != '/' && strcmp(cfg->base_dir, ".") != 0)
+    if (pc_buf_puts(&b, cfg->base_dir) || pc_buf_putc(&b, '/')) {
+      pc_buf_free(&b);
+      return PC_E_NOMEM;
+    }
+  if (pc_buf_puts(&b, p) || !(*out = pc_buf_take(&b, NULL))) {
+    pc_buf_free(&b);
+    return PC_E_NOMEM;
+  }
+  return PC_OK;
+}
+
+static int read_cache(pc_config *cfg, struct json_object *v, pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: cache: expected an "
+                        "object like {\"path\": \"DIR\"}", cfg->path);
+  json_object_object_foreach(v, key, val) {
+    if (!strcmp(key, "path")) {
+      if (!json_object_is_type(val, json_type_string) ||
+          !*json_object_get_string(val))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: cache.path: "
+                            "expected a file or directory name", cfg->path);
+      pc_free(cfg->cache_path);
+      cfg->cache_path = NULL;
+      if (resolve_path(cfg, json_object_get_string(val), &cfg->cache_path))
+        return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", cfg->path);
+    } else if (!strcmp(key, "enabled")) {
+      if (!json_object_is_type(val, json_type_boolean))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: cache.enabled: "
+                            "expected true or false", cfg->path);
+      cfg->cache_enabled = json_object_get_boolean(val);
+    } else if (!strcmp(key, "memory_entries")) {
+      if (!json_object_is_type(val, json_type_int) ||
+          json_object_get_int64(val) < 1)
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: cache."
+                            "memory_entries: expected an integer >= 1",
+                            cfg->path);
+      cfg->cache_memory = (size_t)json_object_get_int64(val);
+    } else {
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: cache.%s: unknown "
+                          "member (known: path, enabled, memory_entries)",
+                          cfg->path, key);
+    }
+  }
+  return PC_OK;
+}
+
+static int read_eval(pc_config *cfg, struct json_object *v, pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: eval: expected an "
+                        "object", cfg->path);
+  json_object_object_foreach(v, key, val) {
+    int is_num = json_object_is_type(val, json_type_int) ||
+                 json_object_is_type(val, json_type_double);
+
+    if (!strcmp(key, "max_errors")) {
+      if (!json_object_is_type(val, json_type_int) ||
+          json_object_get_int64(val) < 1)
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: eval.max_errors: "
+                            "expected an integer >= 1", cfg->path);
+      cfg->max_errors = json_object_get_int64(val);
+    } else if (!strcmp(key, "failure_score")) {
+      double d = is_num ? json_object_get_double(val) : -1;
+
+      if (d < 0 || d > 1)
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: eval.failure_score: "
+                            "expected a number from 0 to 1", cfg->path);
+      cfg->failure_score = d;
+    } else {
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: eval.%s: unknown "
+                          "member (known: max_errors, failure_score)",
+                          cfg->path, key);
+    }
+  }
+  return PC_OK;
+}
+
+static int read_member(pc_config *cfg, const char *key,
+                       struct json_object *val, pc_error *err)
+{
+  for (int r = 0; r < PC_ROLE_COUNT; r++)
+    if (!strcmp(key, role_names[r]))
+      return read_role(cfg, r, val, err);
+  if (!strcmp(key, "plugins"))
+    return read_plugins(cfg, val, err);
+  if (!strcmp(key, "metric"))
+    return read_metric(cfg, val, err);
+  if (!strcmp(key, "cache"))
+    return read_cache(cfg, val, err);
+  if (!strcmp(key, "eval"))
+    return read_eval(cfg, val, err);
+  if (!strcmp(key, "adapter")) {
+    if (!json_object_is_type(val, json_type_string))
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: adapter: expected a "
+                          "string such as \"chat\"", cfg->path);
+    if (!(cfg->adapter = pc_strdup(json_object_get_string(val))))
+      return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", cfg->path);
+    return PC_OK;
+  }
+  if (!strcmp(key, "concurrency")) {
+    if (!json_object_is_type(val, json_type_int) ||
+        json_object_get_int64(val) < 1 || json_object_get_int64(val) > 256)
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: concurrency: expected "
+                          "an integer from 1 to 256", cfg->path);
+    cfg->concurrency = (int)json_object_get_int64(val);
+    return PC_OK;
+  }
+  if (!strcmp(key, "seed")) {
+    if (!json_object_is_type(val, json_type_int) ||
+        json_object_get_int64(val) < 0)
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: seed: expected an "
+                          "integer >= 0", cfg->path);
+    cfg->has_seed = 1;
+    cfg->seed = (uint64_t)json_object_get_int64(val);
+    return PC_OK;
+  }
+  return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s: unknown member "
+                      "(known: plugins, adapter, lm, prompt_lm, teacher_lm, "
+                      "reflection_lm, metric, cache, concurrency, eval, "
+                      "seed)", cfg->path, key);
+}
+
 static int validate(pc_config *cfg, pc_error *err)
 {
-  int rc = PC_OK;
+  int rc;
 
   if (!json_object_is_type(cfg->root, json_type_object))
     return pc_error_set(err, PC_E_INVALID_ARG, "%s: expected a JSON object",
                         cfg->path);
   json_object_object_foreach(cfg->root, key, val) {
-    if (strcmp(key, "plugins") == 0) {
-      rc = read_plugins(cfg, val, err);
-    } else if (strcmp(key, "adapter") == 0) {
-      if (!json_object_is_type(val, json_type_string))
-        return pc_error_set(err, PC_E_INVALID_ARG, "%s: adapter: expected a "
-                            "string such as \"chat\"", cfg->path);
-      if (!(cfg->adapter = pc_strdup(json_object_get_string(val))))
-        return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", cfg->path);
-    } else {
-      return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s: unknown member "
-                          "(known: plugins, adapter)", cfg->path, key);
-    }
+    rc = read_member(cfg, key, val, err);
     if (rc)
       return rc;
   }
@@ -129,6 +345,17 @@ int pc_config_load(const char *path, pc_config **out, pc_error *err)
     return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", path);
   }
   cfg->root = root;
+  {
+    const char *slash = strrchr(path, '/');
+
+    cfg->base_dir = slash ? pc_strndup(path, slash == path ? 1
+                                                : (size_t)(slash - path))
+                          : pc_strdup(".");
+    if (!cfg->base_dir) {
+      pc_config_free(cfg);
+      return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", path);
+    }
+  }
   rc = validate(cfg, err);
   if (rc) {
     pc_config_free(cfg);

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "file.h"
 #include "json_text.h"
+#include "lm_settings.h"
 #include "program.h"
 
 struct pc_program {
@@ -45,28 +46,7 @@ static const char *const module_members[] = {
 static const char *const step_members[] = {"call", "id", "inputs", NULL};
 static const char *const state_members[] = {"instructions", "demos", NULL};
 
-/* The LM call settings a module's "config" may hold, and their types. */
-#define CFG_NUMBER 1    /* a number >= 0 */
-#define CFG_UNIT 2      /* a number in [0, 1] */
-#define CFG_COUNT 3     /* an integer >= 1 */
-#define CFG_INT 4       /* any integer */
-#define CFG_STRING 5    /* a string */
-#define CFG_STOP 6      /* a string or an array of strings */
-
-static const struct {
-  const char *key;
-  int kind;
-} config_keys[] = {
-  {"temperature", CFG_NUMBER},
-  {"max_tokens", CFG_COUNT},
-  {"n", CFG_COUNT},
-  {"top_p", CFG_UNIT},
-  {"stop", CFG_STOP},
-  {"seed", CFG_INT},
-  {"adapter", CFG_STRING},
-};
-
-#define N_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+static int refresh_plugin_json(pc_predictor *p);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers.                                                            */
@@ -347,68 +327,10 @@ static int load_inputs(struct ld *ld, const struct json_object *v)
 static int check_config(struct ld *ld, const char *module,
                         const struct json_object *cfg)
 {
-  struct lh_entry *e;
+  char where[256];
 
-  if (!is_type(cfg, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "modules.%s.config: expected an object", module);
-  for (e = first_member(cfg); e; e = lh_entry_next(e)) {
-    const char *key = member_key(e);
-    const struct json_object *v = member_value(e);
-    int is_int = is_type(v, json_type_int);
-    int is_num = is_int || is_type(v, json_type_double);
-    const char *want = NULL;
-    size_t i;
-
-    for (i = 0; i < N_CONFIG_KEYS; i++) {
-      if (!strcmp(key, config_keys[i].key))
-        break;
-    }
-    if (i == N_CONFIG_KEYS)
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "modules.%s.config.%s: unknown setting (expected "
-                     "temperature, max_tokens, n, top_p, stop, seed or "
-                     "adapter)", module, key);
-    switch (config_keys[i].kind) {
-    case CFG_NUMBER:
-      if (!is_num || json_object_get_double(v) < 0)
-        want = "a number >= 0";
-      break;
-    case CFG_UNIT:
-      if (!is_num || json_object_get_double(v) < 0 ||
-          json_object_get_double(v) > 1)
-        want = "a number from 0 to 1";
-      break;
-    case CFG_COUNT:
-      if (!is_int || json_object_get_int64(v) < 1)
-        want = "an integer >= 1";
-      break;
-    case CFG_INT:
-      if (!is_int)
-        want = "an integer";
-      break;
-    case CFG_STRING:
-      if (!is_type(v, json_type_string))
-        want = "a string";
-      break;
-    default: /* CFG_STOP */
-      if (is_type(v, json_type_array)) {
-        size_t k, n = json_object_array_length(v);
-
-        for (k = 0; k < n; k++) {
-          if (!is_type(json_object_array_get_idx(v, k), json_type_string))
-            want = "a string or an array of strings";
-        }
-      } else if (!is_type(v, json_type_string)) {
-        want = "a string or an array of strings";
-      }
-      break;
-    }
-    if (want)
-      return ld_fail(ld, PC_E_INVALID_ARG, "modules.%s.config.%s: expected %s",
-                     module, key, want);
-  }
-  return PC_OK;
+  snprintf(where, sizeof(where), "%s: modules.%s.config", ld->origin, module);
+  return pc_lm_settings_check(cfg, PC_LM_SETTINGS_ADAPTER, where, ld->err);
 }
 
 /* The module's predictor: path and extended signature. */
@@ -1098,6 +1020,9 @@ int pc_program_from_json(const char *origin, const struct json_object *root,
     rc = load_outputs(&ld, outputs);
   if (!rc && json_object_object_get_ex(root, "state", &v))
     rc = load_state(&ld, v);
+  for (size_t i = 0; !rc && i < prog->n_predictors; i++)
+    if (refresh_plugin_json(&prog->predictors[i]))
+      rc = ld_nomem(&ld);
   if (rc)
     goto fail;
   *out = prog;
@@ -1144,6 +1069,7 @@ void pc_program_free(pc_program *prog)
 
     pc_free(p->path);
     pc_signature_free(p->signature);
+    pc_free(p->signature_plugin_json);
     json_object_put(p->demos);
   }
   pc_free(prog->predictors);
@@ -1583,6 +1509,24 @@ fail:
   return rc;
 }
 
+/* Cache the plugin form of a predictor's signature (what adapters get),
+ * so a call does not re-serialise it. */
+static int refresh_plugin_json(pc_predictor *p)
+{
+  pc_buf b;
+
+  pc_buf_init(&b, 0);
+  pc_free(p->signature_plugin_json);
+  p->signature_plugin_json = NULL;
+  p->signature_plugin_len = 0;
+  if (pc_signature_to_plugin_json(p->signature, &b) ||
+      !(p->signature_plugin_json = pc_buf_take(&b, &p->signature_plugin_len))) {
+    pc_buf_free(&b);
+    return PC_E_NOMEM;
+  }
+  return PC_OK;
+}
+
 int pc_program_set_state(pc_program *prog, const char *path,
                          const char *instructions,
                          const struct json_object *demos)
@@ -1618,6 +1562,11 @@ int pc_program_set_state(pc_program *prog, const char *path,
       goto fail;
     pc_signature_free(p->signature);
     p->signature = sig;
+    sig = NULL;
+    if (refresh_plugin_json(p)) {
+      rc = PC_E_NOMEM;  /* the new instructions stay; the JSON is unset */
+      goto fail;
+    }
   }
   if (copy) {
     json_object_put(p->demos);

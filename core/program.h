@@ -48,6 +48,10 @@ typedef struct pc_predictor {
   pc_signature *signature; /* owned: the module's signature, extended
                               (chain_of_thought's "reasoning"), with the
                               current instructions */
+  char *signature_plugin_json; /* owned: the signature's plugin JSON form
+                                  (what adapters receive), kept in step
+                                  with the instructions */
+  size_t signature_plugin_len;
   struct json_object *demos;   /* owned: JSON array of objects, never NULL */
   struct json_object *config;  /* borrowed from the module: NULL if none */
   pc_module *module;           /* borrowed: the module that owns it */

@@ -1,0 +1,457 @@
+/*
+ * lm.c - LM roles: creating a provider instance from a role's config and
+ * making one completion call through it, collecting what its sink
+ * delivers.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "json_text.h"
+#include "lm.h"
+
+/* Everything up to and including complete is ABI 1.0. */
+#define PROVIDER_V1_SIZE \
+  (offsetof(pc_lm_provider_iface, complete) + sizeof(void (*)(void)))
+
+/* Members of a role object that the host keeps for itself. */
+static const char *const host_members[] = {"provider", "params", "cache",
+                                           NULL};
+
+struct pc_lm {
+  char *role;                        /* owned */
+  char *provider;                    /* owned: the name users wrote */
+  char *identity;                    /* owned */
+  pc_plugin *plugin;                 /* borrowed from the registry */
+  const pc_lm_provider_iface *iface; /* plugin-owned, static */
+  void *inst;                        /* plugin instance */
+  struct json_object *params;        /* owned, never NULL */
+  int cacheable;
+  int serialise;                     /* not thread-safe: one call at once */
+  pthread_mutex_t lock;
+  atomic_uint_fast64_t calls;
+};
+
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int is_host_member(const char *key)
+{
+  for (size_t i = 0; host_members[i]; i++)
+    if (!strcmp(key, host_members[i]))
+      return 1;
+  return 0;
+}
+
+/* The provider's config text: the role minus the host's members, plus
+ * base_dir. */
+static int provider_config(const struct json_object *role_cfg,
+                           const char *base_dir, pc_buf *out)
+{
+  struct json_object *o = json_object_new_object();
+  int rc = PC_E_NOMEM;
+
+  if (!o)
+    return PC_E_NOMEM;
+  json_object_object_foreach((struct json_object *)role_cfg, key, v) {
+    struct json_object *copy = NULL;
+
+    if (is_host_member(key))
+      continue;
+    if (json_object_deep_copy(v, &copy, NULL) != 0 ||
+        json_object_object_add(o, key, copy) != 0) {
+      json_object_put(copy);
+      goto out;
+    }
+  }
+  if (json_object_object_add(o, "base_dir",
+                             json_object_new_string(base_dir ? base_dir
+                                                             : ".")) != 0)
+    goto out;
+  rc = pc_json_write(o, PC_JSON_TEXT_COMPACT, out);
+out:
+  json_object_put(o);
+  return rc;
+}
+
+static int sink_identity(void *ctx, const char *text, size_t len)
+{
+  return pc_buf_append(ctx, text, len);
+}
+
+int pc_lm_open(const pc_registry *reg, const char *role,
+               const struct json_object *role_cfg, const char *base_dir,
+               pc_lm **out, pc_error *err)
+{
+  struct json_object *v;
+  const char *name;
+  pc_lm *lm = NULL;
+  pc_buf cfg, ident;
+  pc_error perr = PC_ERROR_INIT;
+  pc_text_sink sink = {
+    .hdr = PC_ABI_HEADER_INIT(pc_text_sink),
+    .write = sink_identity,
+  };
+  int rc;
+
+  *out = NULL;
+  pc_buf_init(&cfg, 0);
+  pc_buf_init(&ident, 4096);
+  if (!json_object_object_get_ex(role_cfg, "provider", &v) ||
+      !json_object_is_type(v, json_type_string))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: no provider named",
+                        role);
+  name = json_object_get_string(v);
+  lm = pc_calloc(1, sizeof(*lm));
+  if (!lm || !(lm->role = pc_strdup(role)) ||
+      !(lm->provider = pc_strdup(name))) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
+    goto fail;
+  }
+  pthread_mutex_init(&lm->lock, NULL);
+  atomic_init(&lm->calls, 0);
+  lm->iface = pc_registry_find_iface(reg, PC_IFACE_LM_PROVIDER, name,
+                                     (uint32_t)PROVIDER_V1_SIZE,
+                                     &lm->plugin);
+  if (!lm->iface) {
+    rc = pc_error_set(err, PC_E_UNSUPPORTED, "%s: provider \"%s\": no "
+                      "loaded plugin offers it (see `promptc plugins list`)",
+                      role, name);
+    goto fail;
+  }
+  if (!lm->iface->create || !lm->iface->complete) {
+    rc = pc_error_set(err, PC_E_UNSUPPORTED, "%s: provider \"%s\" (%s): "
+                      "interface lacks create or complete", role, name,
+                      lm->plugin->path);
+    goto fail;
+  }
+  lm->serialise =
+    !(lm->plugin->info->flags & PC_PLUGIN_THREADSAFE_INSTANCES);
+  lm->cacheable = !json_object_object_get_ex(role_cfg, "cache", &v) ||
+                  json_object_get_boolean(v);
+  if (json_object_object_get_ex(role_cfg, "params", &v)) {
+    if (json_object_deep_copy(v, &lm->params, NULL) != 0)
+      lm->params = NULL;
+  } else {
+    lm->params = json_object_new_object();
+  }
+  if (!lm->params || provider_config(role_cfg, base_dir, &cfg)) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
+    goto fail;
+  }
+  rc = lm->iface->create(lm->plugin->state, cfg.data, cfg.len, &lm->inst,
+                         &perr);
+  if (rc) {
+    if (!perr.code)
+      perr.code = rc;
+    lm->inst = NULL;
+    rc = pc_error_wrap(err, &perr, "%s: provider \"%s\" (%s)", role, name,
+                       lm->plugin->info->id);
+    goto fail;
+  }
+  sink.ctx = &ident;
+  if (lm->iface->identity) {
+    rc = lm->iface->identity(lm->inst, &sink, &perr);
+    if (rc) {
+      if (!perr.code)
+        perr.code = rc;
+      rc = pc_error_wrap(err, &perr, "%s: provider \"%s\": identity", role,
+                         name);
+      goto fail;
+    }
+  }
+  if (ident.len == 0 && pc_buf_puts(&ident, name)) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
+    goto fail;
+  }
+  if (!(lm->identity = pc_buf_take(&ident, NULL))) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
+    goto fail;
+  }
+  pc_buf_free(&cfg);
+  *out = lm;
+  return PC_OK;
+fail:
+  pc_buf_free(&cfg);
+  pc_buf_free(&ident);
+  pc_lm_close(lm);
+  return rc;
+}
+
+void pc_lm_close(pc_lm *lm)
+{
+  if (!lm)
+    return;
+  if (lm->inst && lm->iface->destroy)
+    lm->iface->destroy(lm->inst);
+  if (lm->role)
+    pthread_mutex_destroy(&lm->lock);
+  json_object_put(lm->params);
+  pc_free(lm->role);
+  pc_free(lm->provider);
+  pc_free(lm->identity);
+  pc_free(lm);
+}
+
+const char *pc_lm_role(const pc_lm *lm) { return lm->role; }
+const char *pc_lm_provider(const pc_lm *lm) { return lm->provider; }
+const char *pc_lm_provider_id(const pc_lm *lm)
+{
+  return lm->plugin->info->id;
+}
+const char *pc_lm_identity(const pc_lm *lm) { return lm->identity; }
+const pc_plugin *pc_lm_plugin(const pc_lm *lm) { return lm->plugin; }
+const struct json_object *pc_lm_params(const pc_lm *lm)
+{
+  return lm->params;
+}
+int pc_lm_cacheable(const pc_lm *lm) { return lm->cacheable; }
+
+uint64_t pc_lm_calls(const pc_lm *lm)
+{
+  return atomic_load(&((pc_lm *)lm)->calls);
+}
+
+void pc_lm_response_clear(pc_lm_response *r)
+{
+  for (size_t i = 0; i < r->n_texts; i++)
+    pc_free(r->texts[i]);
+  pc_free(r->texts);
+  pc_free(r->lens);
+  json_object_put(r->meta);
+  memset(r, 0, sizeof(*r));
+  r->prompt_tokens = -1;
+  r->completion_tokens = -1;
+}
+
+/* ---- the provider sink ------------------------------------------------- */
+
+#define MAX_CHOICES 128
+
+static int r_text(void *ctx, uint32_t index, const char *text, size_t len)
+{
+  pc_lm_response *r = ctx;
+
+  if (index >= MAX_CHOICES || (!text && len))
+    return PC_E_INVALID_ARG;
+  if (index >= r->n_texts) {
+    char **t = pc_realloc(r->texts, (index + 1) * sizeof(*t));
+    size_t *l;
+
+    if (!t)
+      return PC_E_NOMEM;
+    r->texts = t;
+    l = pc_realloc(r->lens, (index + 1) * sizeof(*l));
+    if (!l)
+      return PC_E_NOMEM;
+    r->lens = l;
+    for (size_t i = r->n_texts; i <= index; i++) {
+      r->texts[i] = NULL;
+      r->lens[i] = 0;
+    }
+    r->n_texts = index + 1;
+  }
+  pc_free(r->texts[index]);
+  r->texts[index] = pc_memdup(text ? text : "", len);
+  r->lens[index] = len;
+  return r->texts[index] ? PC_OK : PC_E_NOMEM;
+}
+
+static int r_delta(void *ctx, uint32_t index, const char *text, size_t len)
+{
+  (void)ctx;
+  (void)index;
+  (void)text;
+  (void)len;
+  return PC_OK;  /* the whole text follows through r_text */
+}
+
+static int r_usage(void *ctx, int64_t prompt, int64_t completion)
+{
+  pc_lm_response *r = ctx;
+
+  r->prompt_tokens = prompt;
+  r->completion_tokens = completion;
+  return PC_OK;
+}
+
+static int r_meta(void *ctx, const char *key, const char *value, size_t len)
+{
+  pc_lm_response *r = ctx;
+  struct json_object *s;
+
+  if (!key || (!value && len))
+    return PC_E_INVALID_ARG;
+  if (!r->meta && !(r->meta = json_object_new_object()))
+    return PC_E_NOMEM;
+  s = json_object_new_string_len(value ? value : "", (int)len);
+  if (!s || json_object_object_add(r->meta, key, s) != 0) {
+    json_object_put(s);
+    return PC_E_NOMEM;
+  }
+  return PC_OK;
+}
+
+int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
+                   const struct json_object *params, const char *rollout_id,
+                   pc_call *call, pc_lm_response *out, pc_error *err)
+{
+  pc_message *wire = NULL;
+  pc_buf pj;
+  pc_error perr = PC_ERROR_INIT;
+  pc_lm_sink sink = {
+    .hdr = PC_ABI_HEADER_INIT(pc_lm_sink),
+    .ctx = out,
+    .text = r_text,
+    .delta = r_delta,
+    .usage = r_usage,
+    .meta = r_meta,
+  };
+  pc_lm_request req = {
+    .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
+  };
+  uint64_t t0;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  out->prompt_tokens = -1;
+  out->completion_tokens = -1;
+  pc_buf_init(&pj, 0);
+  wire = pc_calloc(msgs->n ? msgs->n : 1, sizeof(*wire));
+  if (!wire || (params ? pc_json_write(params, PC_JSON_TEXT_COMPACT, &pj)
+                       : pc_buf_puts(&pj, "{}"))) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", lm->role);
+    goto out;
+  }
+  for (size_t i = 0; i < msgs->n; i++) {
+    wire[i].hdr = (pc_abi_header)PC_ABI_HEADER_INIT(pc_message);
+    wire[i].role = msgs->items[i].role;
+    wire[i].content = msgs->items[i].content;
+    wire[i].content_len = msgs->items[i].len;
+  }
+  req.model = lm->provider;
+  req.messages = wire;
+  req.n_messages = msgs->n;
+  req.message_size = (uint32_t)sizeof(pc_message);
+  req.params_json = pj.data;
+  req.params_len = pj.len;
+  req.rollout_id = rollout_id;
+
+  if (lm->serialise)
+    pthread_mutex_lock(&lm->lock);
+  t0 = now_ns();
+  atomic_fetch_add(&lm->calls, 1);
+  rc = lm->iface->complete(lm->inst, &req, &sink, call, &perr);
+  out->latency_ms = (double)(now_ns() - t0) / 1e6;
+  if (lm->serialise)
+    pthread_mutex_unlock(&lm->lock);
+
+  if (rc == PC_OK && (out->n_texts == 0 || !out->texts[0]))
+    rc = pc_error_set(&perr, PC_E_PROVIDER, "the provider returned no text");
+  if (rc) {
+    if (!perr.code)
+      perr.code = rc;
+    rc = pc_error_wrap(err, &perr, "%s (%s)", lm->role, lm->provider);
+    err->http_status = perr.http_status;
+    err->retry_after_ms = perr.retry_after_ms;
+    pc_lm_response_clear(out);
+    goto out;
+  }
+  /* A missing middle choice is an empty text, never a NULL. */
+  for (size_t i = 0; i < out->n_texts; i++)
+    if (!out->texts[i] && !(out->texts[i] = pc_strdup(""))) {
+      pc_lm_response_clear(out);
+      rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", lm->role);
+      goto out;
+    }
+out:
+  pc_free(wire);
+  pc_buf_free(&pj);
+  return rc;
+}
+
+/* ---- the cache record -------------------------------------------------- */
+
+struct json_object *pc_lm_response_to_json(const pc_lm_response *r)
+{
+  struct json_object *o = json_object_new_object();
+  struct json_object *texts = json_object_new_array();
+  struct json_object *usage = json_object_new_object();
+  struct json_object *meta = NULL;
+
+  if (!o || !texts || !usage)
+    goto fail;
+  for (size_t i = 0; i < r->n_texts; i++)
+    if (json_object_array_add(texts, json_object_new_string_len(
+                                       r->texts[i], (int)r->lens[i])))
+      goto fail;
+  if (json_object_object_add(usage, "prompt_tokens",
+                             json_object_new_int64(r->prompt_tokens)) ||
+      json_object_object_add(usage, "completion_tokens",
+                             json_object_new_int64(r->completion_tokens)))
+    goto fail;
+  if (r->meta && json_object_deep_copy(r->meta, &meta, NULL) != 0)
+    goto fail;
+  if (!meta && !(meta = json_object_new_object()))
+    goto fail;
+  json_object_object_add(o, "texts", texts);
+  json_object_object_add(o, "usage", usage);
+  json_object_object_add(o, "meta", meta);
+  json_object_object_add(o, "latency_ms",
+                         json_object_new_double(r->latency_ms));
+  return o;
+fail:
+  json_object_put(o);
+  json_object_put(texts);
+  json_object_put(usage);
+  json_object_put(meta);
+  return NULL;
+}
+
+int pc_lm_response_from_json(const struct json_object *v,
+                             pc_lm_response *out)
+{
+  struct json_object *texts, *usage, *meta, *x;
+  size_t n;
+
+  memset(out, 0, sizeof(*out));
+  out->prompt_tokens = -1;
+  out->completion_tokens = -1;
+  if (!json_object_object_get_ex(v, "texts", &texts) ||
+      !json_object_is_type(texts, json_type_array) ||
+      (n = json_object_array_length(texts)) == 0 || n > MAX_CHOICES)
+    return PC_E_PARSE;
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *t = json_object_array_get_idx(texts, i);
+
+    if (!json_object_is_type(t, json_type_string))
+      goto bad;
+    if (r_text(out, (uint32_t)i, json_object_get_string(t),
+               (size_t)json_object_get_string_len(t)))
+      goto bad;
+  }
+  if (json_object_object_get_ex(v, "usage", &usage)) {
+    if (json_object_object_get_ex(usage, "prompt_tokens", &x))
+      out->prompt_tokens = json_object_get_int64(x);
+    if (json_object_object_get_ex(usage, "completion_tokens", &x))
+      out->completion_tokens = json_object_get_int64(x);
+  }
+  if (json_object_object_get_ex(v, "meta", &meta) &&
+      json_object_is_type(meta, json_type_object) &&
+      json_object_deep_copy(meta, &out->meta, NULL) != 0)
+    goto bad;
+  if (json_object_object_get_ex(v, "latency_ms", &x))
+    out->latency_ms = json_object_get_double(x);
+  return PC_OK;
+bad:
+  pc_lm_response_clear(out);
+  return PC_E_PARSE;
+}
