@@ -1,0 +1,370 @@
+/*
+ * predict.c - the LM call path of one predictor call: format, cache,
+ * complete, parse, fall back, trace and count.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "hash.h"
+#include "json_text.h"
+#include "lm_settings.h"
+#include "predict.h"
+
+void pc_run_ctx_init(pc_run_ctx *ctx, pc_runtime *rt)
+{
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->rt = rt;
+  ctx->role = PC_ROLE_LM;
+}
+
+void pc_run_ctx_clear(pc_run_ctx *ctx)
+{
+  json_object_put(ctx->trace);
+  ctx->trace = NULL;
+  memset(&ctx->usage, 0, sizeof(ctx->usage));
+  ctx->parse_failures = 0;
+}
+
+/* One format-complete-parse attempt with one adapter. */
+struct attempt {
+  pc_adapter *adapter;         /* borrowed from the runtime */
+  pc_messages msgs;
+  struct json_object *params;  /* owned: the merged call settings */
+  char *rollout_id;            /* owned, or NULL */
+  pc_lm_response resp;
+  int hit;                     /* the response came from the cache */
+  struct json_object *parsed;  /* owned on success */
+  pc_usage usage;
+};
+
+static void attempt_clear(struct attempt *t)
+{
+  pc_messages_clear(&t->msgs);
+  json_object_put(t->params);
+  pc_free(t->rollout_id);
+  pc_lm_response_clear(&t->resp);
+  json_object_put(t->parsed);
+  memset(t, 0, sizeof(*t));
+}
+
+static int add(struct json_object *o, const char *key, struct json_object *v)
+{
+  if (!v)
+    return PC_E_NOMEM;
+  if (json_object_object_add(o, key, v) != 0) {
+    json_object_put(v);
+    return PC_E_NOMEM;
+  }
+  return PC_OK;
+}
+
+static struct json_object *copy_of(const struct json_object *v)
+{
+  struct json_object *c = NULL;
+
+  if (!v)
+    return NULL;
+  if (json_object_deep_copy((struct json_object *)v, &c, NULL) != 0)
+    return NULL;
+  return c;
+}
+
+/* Role settings, then the module's, then the run's overrides, then what
+ * the adapter asks for (response_format). "rollout_id" is taken out. */
+static int merge_params(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
+                        struct attempt *t, pc_error *err)
+{
+  struct json_object *rid, *extra = NULL;
+  pc_error perr = PC_ERROR_INIT;
+
+  t->params = copy_of(pc_lm_params(lm));
+  if (!t->params || pc_lm_settings_merge(t->params, pred->config) ||
+      pc_lm_settings_merge(t->params, ctx->overrides))
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+  if (json_object_object_get_ex(t->params, "rollout_id", &rid)) {
+    if (json_object_is_type(rid, json_type_string) ||
+        json_object_is_type(rid, json_type_int))
+      t->rollout_id = pc_strdup(json_object_get_string(rid));
+    json_object_object_del(t->params, "rollout_id");
+  }
+  if (t->msgs.params_json) {
+    if (pc_json_parse(t->msgs.params_json, strlen(t->msgs.params_json),
+                      PC_JSON_PARSE_STRICT, &extra, &perr) ||
+        !json_object_is_type(extra, json_type_object)) {
+      json_object_put(extra);
+      return pc_error_set(err, PC_E_INTERNAL, "%s: adapter \"%s\" asked for "
+                          "parameters that are not a JSON object", pred->path,
+                          pc_adapter_name(t->adapter));
+    }
+    json_object_object_foreach(extra, key, val) {
+      if (add(t->params, key, json_object_get(val))) {
+        json_object_put(extra);
+        return pc_error_set(err, PC_E_NOMEM, "%s: out of memory",
+                            pred->path);
+      }
+    }
+    json_object_put(extra);
+  }
+  return PC_OK;
+}
+
+/* sha256 of the canonical request: provider, model identity, messages,
+ * settings and rollout id (never a secret: none of these holds one). */
+static int cache_key(pc_lm *lm, struct attempt *t,
+                     char key[PC_SHA256_HEX_LEN + 1])
+{
+  struct json_object *req = json_object_new_object();
+  pc_buf b;
+  int rc = PC_E_NOMEM;
+
+  pc_buf_init(&b, 0);
+  if (!req ||
+      add(req, "provider", json_object_new_string(pc_lm_provider_id(lm))) ||
+      add(req, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      add(req, "messages", pc_messages_to_json(&t->msgs)) ||
+      add(req, "params", json_object_get(t->params)) ||
+      (t->rollout_id
+         ? add(req, "rollout_id", json_object_new_string(t->rollout_id))
+         : json_object_object_add(req, "rollout_id", NULL)))
+    goto out;
+  if (pc_json_write(req, PC_JSON_TEXT_COMPACT | PC_JSON_TEXT_SORTED, &b))
+    goto out;
+  pc_sha256_hex(b.data, b.len, key);
+  rc = PC_OK;
+out:
+  json_object_put(req);
+  pc_buf_free(&b);
+  return rc;
+}
+
+/* Fetch the response: from the cache when it has it, else from the
+ * provider (storing it). */
+static int fetch(pc_run_ctx *ctx, pc_lm *lm, struct attempt *t,
+                 const char *path, pc_error *err)
+{
+  pc_cache *cache = pc_runtime_cache(ctx->rt);
+  char key[PC_SHA256_HEX_LEN + 1];
+  int use_cache = cache && pc_lm_cacheable(lm);
+  int owned = 0, rc;
+
+  if (use_cache && cache_key(lm, t, key))
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", path);
+  if (use_cache) {
+    char *value = NULL;
+    size_t len = 0;
+
+    if (pc_cache_lookup(cache, key, &value, &len) == PC_CACHE_HIT) {
+      struct json_object *rec = NULL;
+      pc_error perr = PC_ERROR_INIT;
+      int ok = pc_json_parse(value, len, PC_JSON_PARSE_STRICT, &rec,
+                             &perr) == PC_OK &&
+               pc_lm_response_from_json(rec, &t->resp) == PC_OK;
+
+      json_object_put(rec);
+      pc_free(value);
+      if (ok) {
+        t->hit = 1;
+        t->usage.calls++;
+        t->usage.cache_hits++;
+        return PC_OK;
+      }
+      /* A record we cannot read counts as a miss and is replaced below;
+       * a hit does not reserve the key, so there is nothing to abandon. */
+      owned = 0;
+    } else {
+      owned = 1;
+    }
+  }
+  rc = pc_lm_complete(lm, &t->msgs, t->params, t->rollout_id, ctx->call,
+                      &t->resp, err);
+  t->usage.calls++;
+  t->usage.provider_calls++;
+  if (rc) {
+    if (owned)
+      pc_cache_abandon(cache, key);
+    return rc;
+  }
+  if (t->resp.prompt_tokens > 0)
+    t->usage.prompt_tokens += t->resp.prompt_tokens;
+  if (t->resp.completion_tokens > 0)
+    t->usage.completion_tokens += t->resp.completion_tokens;
+  t->usage.latency_ms += t->resp.latency_ms;
+  if (use_cache) {
+    struct json_object *rec = pc_lm_response_to_json(&t->resp);
+    pc_buf b;
+
+    pc_buf_init(&b, 0);
+    if (rec && pc_json_write(rec, PC_JSON_TEXT_COMPACT, &b) == PC_OK)
+      pc_cache_put(cache, key, b.data, b.len);
+    else if (owned)
+      pc_cache_abandon(cache, key);
+    pc_buf_free(&b);
+    json_object_put(rec);
+  }
+  return PC_OK;
+}
+
+static int run_attempt(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
+                       const struct json_object *inputs, struct attempt *t,
+                       pc_error *err)
+{
+  int rc;
+
+  rc = pc_runtime_format(ctx->rt, t->adapter, pred->signature_plugin_json,
+                         pred->signature_plugin_len, pred->demos, inputs,
+                         &t->msgs, err);
+  if (rc)
+    return rc;
+  rc = merge_params(ctx, lm, pred, t, err);
+  if (rc)
+    return rc;
+  rc = fetch(ctx, lm, t, pred->path, err);
+  if (rc)
+    return rc;
+  return pc_runtime_parse(ctx->rt, t->adapter, pred->signature_plugin_json,
+                          pred->signature_plugin_len, t->resp.texts[0],
+                          t->resp.lens[0], &t->parsed, err);
+}
+
+/* The call record: always the predictor, inputs and outputs; with detail
+ * what was sent and received. */
+static struct json_object *make_record(const pc_predictor *pred,
+                                       pc_lm *lm,
+                                       const struct json_object *inputs,
+                                       const struct attempt *t,
+                                       const struct attempt *first,
+                                       const pc_error *first_err, int detail)
+{
+  struct json_object *r = json_object_new_object();
+  struct json_object *usage;
+
+  if (!r ||
+      add(r, "predictor", json_object_new_string(pred->path)) ||
+      add(r, "inputs", copy_of(inputs)) ||
+      add(r, "outputs", copy_of(t->parsed)))
+    goto fail;
+  if (!detail)
+    return r;
+  usage = json_object_new_object();
+  if (add(r, "adapter", json_object_new_string(pc_adapter_name(t->adapter)))
+      || add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      add(r, "messages", pc_messages_to_json(&t->msgs)) ||
+      add(r, "completion", json_object_new_string_len(t->resp.texts[0],
+                                                      (int)t->resp.lens[0]))
+      || add(r, "cache_hit", json_object_new_boolean(t->hit)) ||
+      add(r, "usage", usage) ||
+      add(usage, "prompt_tokens",
+          json_object_new_int64(t->resp.prompt_tokens)) ||
+      add(usage, "completion_tokens",
+          json_object_new_int64(t->resp.completion_tokens)) ||
+      add(r, "latency_ms", json_object_new_double(t->resp.latency_ms)))
+    goto fail;
+  if (first) {
+    struct json_object *fb = json_object_new_object();
+
+    if (add(r, "fallback", fb) ||
+        add(fb, "adapter",
+            json_object_new_string(pc_adapter_name(first->adapter))) ||
+        add(fb, "error", json_object_new_string(first_err->message)) ||
+        add(fb, "completion",
+            json_object_new_string_len(first->resp.texts[0],
+                                       (int)first->resp.lens[0])))
+      goto fail;
+  }
+  return r;
+fail:
+  json_object_put(r);
+  return NULL;
+}
+
+static int append_trace(pc_run_ctx *ctx, struct json_object *rec)
+{
+  size_t cap = ctx->trace_cap ? ctx->trace_cap : PC_TRACE_CAP_DEFAULT;
+
+  if (!ctx->trace && !(ctx->trace = json_object_new_array()))
+    return PC_E_NOMEM;
+  /* As DSPy: at the cap the oldest record makes room. */
+  if (json_object_array_length(ctx->trace) >= cap)
+    json_object_array_del_idx(ctx->trace, 0, 1);
+  if (json_object_array_add(ctx->trace, rec) != 0)
+    return PC_E_NOMEM;
+  return PC_OK;
+}
+
+static void count(pc_run_ctx *ctx, const pc_usage *u)
+{
+  pc_usage_add(&ctx->usage, u);
+  pc_runtime_count(ctx->rt, u);
+}
+
+int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
+               const struct json_object *inputs,
+               struct json_object **outputs, pc_error *err)
+{
+  pc_lm *lm = pc_runtime_lm(ctx->rt, ctx->role);
+  const char *choice = NULL, *fb_name;
+  struct json_object *v, *rec = NULL;
+  struct attempt first, second, *done = &first;
+  pc_error e1 = PC_ERROR_INIT, e2 = PC_ERROR_INIT;
+  int rc, used_fallback = 0;
+
+  *outputs = NULL;
+  memset(&first, 0, sizeof(first));
+  memset(&second, 0, sizeof(second));
+  pc_lm_response_clear(&first.resp);
+  pc_lm_response_clear(&second.resp);
+  if (pred->config && json_object_object_get_ex(pred->config, "adapter", &v))
+    choice = json_object_get_string(v);
+  rc = pc_runtime_adapter(ctx->rt, pc_runtime_adapter_name(ctx->rt, choice),
+                          &first.adapter, err);
+  if (rc)
+    goto out;
+  rc = run_attempt(ctx, lm, pred, inputs, &first, &e1);
+  count(ctx, &first.usage);
+  if (rc == PC_E_PARSE)
+    ctx->parse_failures++;
+  if (rc == PC_E_PARSE && (fb_name = pc_adapter_fallback(first.adapter))) {
+    /* DSPy's ChatAdapter retries once with the JSON adapter. */
+    rc = pc_runtime_adapter(ctx->rt, fb_name, &second.adapter, &e2);
+    if (rc == PC_OK) {
+      rc = run_attempt(ctx, lm, pred, inputs, &second, &e2);
+      second.usage.fallbacks++;
+      count(ctx, &second.usage);
+    }
+    if (rc) {
+      pc_error_set(err, rc, "%s: %s; fallback: %s", pred->path, e1.message,
+                   e2.message);
+      goto out;
+    }
+    done = &second;
+    used_fallback = 1;
+  } else if (rc) {
+    pc_error_set(err, rc, "%s: %s", pred->path, e1.message);
+    err->http_status = e1.http_status;
+    err->retry_after_ms = e1.retry_after_ms;
+    goto out;
+  }
+  rec = make_record(pred, lm, inputs, done, used_fallback ? &first : NULL,
+                    &e1, 1);
+  if (!rec) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+    goto out;
+  }
+  pc_runtime_remember(ctx->rt, rec);
+  if (!(ctx->flags & PC_RUN_TRACE_DETAIL)) {
+    json_object_put(rec);
+    rec = make_record(pred, lm, inputs, done, NULL, NULL, 0);
+  }
+  if (!rec || append_trace(ctx, rec)) {
+    json_object_put(rec);
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+    goto out;
+  }
+  *outputs = done->parsed;
+  done->parsed = NULL;
+out:
+  attempt_clear(&first);
+  attempt_clear(&second);
+  return rc;
+}

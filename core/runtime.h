@@ -1,0 +1,106 @@
+/*
+ * runtime.h - everything program runs share, opened once from the run
+ * configuration: the LM roles, the adapters, the response cache, the
+ * scheduler, the usage counters and the history of recent calls.
+ *
+ * A runtime is used by many threads at once (the scheduler's tasks); every
+ * function here is thread-safe. The per-run state (trace, usage of one
+ * run, overrides) lives in a pc_run_ctx (predict.h), one per task.
+ */
+#ifndef PC_RUNTIME_H
+#define PC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "adapter.h"
+#include "cache.h"
+#include "config.h"
+#include "errors.h"
+#include "lm.h"
+#include "loader.h"
+#include "sched.h"
+
+#define PC_HISTORY_DEFAULT 64  /* recent calls kept in memory */
+
+/* What LM calls cost. Counted per run (pc_run_ctx) and per runtime. */
+typedef struct pc_usage {
+  uint64_t calls;            /* LM requests made, cache hits included */
+  uint64_t provider_calls;   /* requests that reached the provider */
+  uint64_t cache_hits;
+  uint64_t fallbacks;        /* retries with the fallback adapter */
+  int64_t prompt_tokens;     /* of provider calls; hits cost nothing */
+  int64_t completion_tokens;
+  double latency_ms;         /* summed over provider calls */
+} pc_usage;
+
+/* into += u, member by member. */
+void pc_usage_add(pc_usage *into, const pc_usage *u);
+
+/* {"calls", "provider_calls", "cache_hits", "fallbacks", "prompt_tokens",
+ * "completion_tokens"} as a new object (NULL on OOM). */
+struct json_object *pc_usage_to_json(const pc_usage *u);
+
+typedef struct pc_runtime_opts {
+  const pc_config *cfg;    /* borrowed; NULL = all defaults */
+  const pc_registry *reg;  /* borrowed; must outlive the runtime */
+  int threads;             /* 0: the config's concurrency, else 8 */
+  const char *cache_path;  /* NULL: the config's, else the default dir */
+  int no_cache;            /* non-zero: no cache at all */
+  const char *adapter;     /* forced adapter (the command line), or NULL */
+  size_t history_cap;      /* 0: PC_HISTORY_DEFAULT */
+} pc_runtime_opts;
+
+typedef struct pc_runtime pc_runtime;
+
+/*
+ * pc_runtime_open - open the LM roles of the config (the task role "lm" is
+ * required; a role that is not configured is served by "lm"), the cache
+ * and the scheduler. On success *out owns the runtime (pc_runtime_close).
+ * Errors name the config member or plugin at fault; a cache that cannot be
+ * used is only a warning (printed through the host log).
+ */
+int pc_runtime_open(const pc_runtime_opts *opts, pc_runtime **out,
+                    pc_error *err);
+
+void pc_runtime_close(pc_runtime *rt);  /* NULL is a no-op */
+
+/* Borrowed parts, valid while the runtime lives. pc_runtime_cache is
+ * NULL with --no-cache. */
+pc_sched *pc_runtime_sched(pc_runtime *rt);
+pc_lm *pc_runtime_lm(pc_runtime *rt, int role);
+pc_cache *pc_runtime_cache(pc_runtime *rt);
+const pc_config *pc_runtime_config(const pc_runtime *rt);
+
+/*
+ * pc_runtime_adapter - the shared instance of adapter `name` (NULL: the
+ * forced adapter, else the config's, else "chat"), created on first use.
+ * *out is borrowed from the runtime. Adapters whose plugin does not
+ * declare thread-safe instances are serialised by pc_runtime_format and
+ * pc_runtime_parse, which callers use instead of the adapter functions.
+ */
+int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
+                       pc_error *err);
+const char *pc_runtime_adapter_name(const pc_runtime *rt,
+                                    const char *module_choice);
+int pc_runtime_format(pc_runtime *rt, pc_adapter *a, const char *sig_json,
+                      size_t sig_len, const struct json_object *demos,
+                      const struct json_object *inputs, pc_messages *out,
+                      pc_error *err);
+int pc_runtime_parse(pc_runtime *rt, pc_adapter *a, const char *sig_json,
+                     size_t sig_len, const char *text, size_t len,
+                     struct json_object **out, pc_error *err);
+
+/* Add a run's usage to the runtime's totals; read the totals. */
+void pc_runtime_count(pc_runtime *rt, const pc_usage *u);
+void pc_runtime_usage(pc_runtime *rt, pc_usage *out);
+
+/* Remember one call record (copied as text) in the history ring. */
+void pc_runtime_remember(pc_runtime *rt, const struct json_object *record);
+
+/* The last `n` (0 = all kept) call records, oldest first, as a new array
+ * owned by the caller; NULL on OOM. */
+struct json_object *pc_runtime_history(pc_runtime *rt, size_t n);
+
+#endif
