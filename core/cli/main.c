@@ -10,6 +10,8 @@ static const struct {
   int (*run)(int argc, char **argv);
   const char *summary;
 } commands[] = {
+  {"run", cmd_run, "run a program on one input and print its outputs"},
+  {"eval", cmd_eval, "score a program on a dataset with a metric"},
   {"inspect", cmd_inspect, "print the exact messages a module would send"},
   {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
 };

@@ -1,0 +1,131 @@
+/* cmd_run.c - `promptc run`: run a program once on one input and print
+ * its prediction. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "predict.h"
+#include "run.h"
+
+static void run_usage(FILE *f)
+{
+  fputs("usage: promptc run PROGRAM.json --config CONFIG.json "
+        "--input-json JSON|@FILE\n"
+        "                   [--trace] [--threads N] [--cache PATH | "
+        "--no-cache] [--adapter NAME]\n\n"
+        "Run PROGRAM once on the input object and print its outputs as "
+        "JSON.\n\n"
+        "options:\n"
+        "  -i, --input-json J   the program's inputs: a JSON object, or "
+        "@FILE to read it\n"
+        "  -t, --trace          also print every LM call: predictor, "
+        "messages, raw\n"
+        "                       completion, usage, cache hit\n"
+        CLI_RUN_OPTIONS_HELP
+        "  -h, --help           show this help\n\n"
+        "Output: the outputs object; with --trace {\"outputs\", \"trace\", "
+        "\"usage\"}.\n"
+        "Exit status: 0 ok, 1 the run failed (LM error, unparseable "
+        "answer),\n"
+        "2 usage, 3 bad program/config/input, 4 plugin or environment "
+        "problem.\n", f);
+}
+
+/* With --trace, what the run did is printed even when it failed. */
+static int print_traced(const pc_run_ctx *ctx, struct json_object *outputs,
+                        const pc_error *err)
+{
+  struct json_object *o = json_object_new_object();
+  int status;
+
+  if (!o) {
+    cli_error("out of memory");
+    return PC_EXIT_ENV;
+  }
+  if (outputs)
+    json_object_object_add(o, "outputs", json_object_get(outputs));
+  else
+    json_object_object_add(o, "error", json_object_new_string(err->message));
+  json_object_object_add(o, "trace", ctx->trace ? json_object_get(ctx->trace)
+                                                : json_object_new_array());
+  json_object_object_add(o, "usage", pc_usage_to_json(&ctx->usage));
+  status = cli_print_json(stdout, o);
+  json_object_put(o);
+  return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"input-json", required_argument, NULL, 'i'},
+    {"trace", no_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'},
+    CLI_RUN_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+  };
+  cli_run_opts ro = {0};
+  const char *input_arg = NULL;
+  struct json_object *inputs = NULL, *outputs = NULL;
+  cli_session s;
+  pc_run_ctx ctx;
+  pc_error err = PC_ERROR_INIT;
+  int c, trace = 0, status, rc;
+
+  memset(&s, 0, sizeof(s));
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "i:tc:a:h", opts, NULL)) != -1) {
+    int r = cli_run_option(c, optarg, &ro);
+
+    if (r < 0)
+      return PC_EXIT_USAGE;
+    if (r > 0)
+      continue;
+    switch (c) {
+    case 'i': input_arg = optarg; break;
+    case 't': trace = 1; break;
+    case 'h': run_usage(stdout); return PC_EXIT_OK;
+    default: run_usage(stderr); return PC_EXIT_USAGE;
+    }
+  }
+  if (optind != argc - 1) {
+    cli_error(optind >= argc ? "run: no PROGRAM.json given"
+                             : "run: one PROGRAM.json expected");
+    run_usage(stderr);
+    return PC_EXIT_USAGE;
+  }
+  if (!input_arg) {
+    cli_error("run: --input-json is required (a JSON object of the "
+              "program's inputs)");
+    return PC_EXIT_USAGE;
+  }
+  status = cli_json_arg(input_arg, "--input-json", &inputs);
+  if (status != PC_EXIT_OK)
+    return status;
+  if (!json_object_is_type(inputs, json_type_object)) {
+    json_object_put(inputs);
+    cli_error("--input-json: expected a JSON object such as "
+              "{\"question\": \"...\"}");
+    return PC_EXIT_USAGE;
+  }
+  status = cli_session_open(argv[optind], &ro, &s);
+  if (status != PC_EXIT_OK) {
+    json_object_put(inputs);
+    return status;
+  }
+  pc_run_ctx_init(&ctx, s.rt);
+  if (trace)
+    ctx.flags |= PC_RUN_TRACE_DETAIL;
+  rc = pc_program_run(&ctx, s.prog, inputs, &outputs, &err);
+  if (trace)
+    status = print_traced(&ctx, outputs, &err);
+  else if (rc == PC_OK)
+    status = cli_print_json(stdout, outputs);
+  if (rc)
+    status = cli_fail(cli_status_of(rc), &err, argv[optind]);
+  json_object_put(outputs);
+  json_object_put(inputs);
+  pc_run_ctx_clear(&ctx);
+  cli_session_close(&s);
+  return status;
+}
