@@ -2,10 +2,11 @@
 # quickstart.sh - set up a Debian 12 machine, build and install promptc
 # under _build/install, and run the main job on the example programs.
 #
-# For now the main job shows what promptc sends an LM: the exact
-# DSPy-format prompt of the math example (chain of thought, with demos)
-# and of the triage example, then parses a sample completion into typed
-# fields. Running and compiling programs join as they are built.
+# The main job runs the examples on the embedded sim LM: one prediction
+# with `promptc run`, then `promptc eval` of each example on its dev split
+# (mean score with a 95% interval, per-slice scores, errors, LM calls).
+# Compiling, and writing and verifying a signed artifact, join as they
+# are built.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -21,14 +22,15 @@ promptc="$top/_build/install/bin/promptc"
 echo "== promptc plugins list"
 "$promptc" plugins list
 echo
-echo "== the messages examples/math sends for one question (--text)"
-"$promptc" inspect examples/math/program.json \
-  --input-json @examples/math/input.json --text
-echo
-echo "== the same call as JSON, for examples/triage"
-"$promptc" inspect examples/triage/program.json \
+echo "== one prediction: examples/triage on the sim LM"
+"$promptc" run examples/triage/program.json --config examples/triage/sim.json \
   --input-json @examples/triage/input.json
 echo
-echo "== parsing a completion into typed fields (answer is a float)"
-"$promptc" inspect examples/math/program.json \
-  --parse examples/math/completion.txt
+echo "== promptc eval: triage (exact match on the queue), dev split"
+"$promptc" eval examples/triage/program.json --config examples/triage/sim.json \
+  --data examples/triage/data/dev.jsonl --inputs ticket,policy \
+  --metric exact_match:queue
+echo
+echo "== promptc eval: math word problems (chain of thought, numeric), dev split"
+"$promptc" eval examples/math/program.json --config examples/math/sim.json \
+  --data examples/math/data/dev.jsonl --inputs question --metric numeric:answer

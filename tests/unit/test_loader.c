@@ -155,8 +155,8 @@ static void test_registry_keeps_going_past_broken_plugins(void)
   snprintf(dir, sizeof(dir), "%s/tests/plugins/.libs", (b && *b) ? b : ".");
   CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
   CU_ASSERT_EQUAL(pc_registry_add_dir(reg, dir, &err), PC_OK);
-  /* good, missing_iface and extra_symbols load; five are refused. */
-  CU_ASSERT_EQUAL(reg->n_plugins, 3);
+  /* good, lm, missing_iface and extra_symbols load; five are refused. */
+  CU_ASSERT_EQUAL(reg->n_plugins, 4);
   CU_ASSERT_EQUAL(reg->n_failures, 5);
   for (size_t i = 0; i < reg->n_failures; i++)
     if (strstr(reg->failures[i].message, reg->failures[i].path))
@@ -175,13 +175,13 @@ static void test_registry_keeps_going_past_broken_plugins(void)
                                             sizeof(pc_metric_iface), NULL));
   /* Loading the same directory again: every plugin is a duplicate. */
   CU_ASSERT_EQUAL(pc_registry_add_dir(reg, dir, &err), PC_OK);
-  CU_ASSERT_EQUAL(reg->n_plugins, 3);
-  CU_ASSERT_EQUAL(reg->n_failures, 13);
+  CU_ASSERT_EQUAL(reg->n_plugins, 4);
+  CU_ASSERT_EQUAL(reg->n_failures, 14);
   named = 0;
   for (size_t i = 5; i < reg->n_failures; i++)
     if (strstr(reg->failures[i].message, "duplicate plugin id"))
       named++;
-  CU_ASSERT_EQUAL(named, 3);  /* good, missing_iface, extra_symbols */
+  CU_ASSERT_EQUAL(named, 4);  /* good, lm, missing_iface, extra_symbols */
   /* A directory that does not exist is not an error. */
   CU_ASSERT_EQUAL(pc_registry_add_dir(reg, "/no/such/dir", &err), PC_OK);
   pc_registry_free(reg);
