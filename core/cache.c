@@ -1,5 +1,6 @@
 /* cache.c - the LM response cache: an LRU in memory before SQLite (WAL). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "alloc.h"
@@ -453,10 +455,22 @@ static int disk_open(pc_cache *c, char *why, size_t n)
   rc = make_parents(c->file, why, n);
   if (rc != PC_OK)
     return rc;
-  if (stat(c->file, &st) == 0 && !S_ISREG(st.st_mode)) {
-    snprintf(why, n, "%s", S_ISDIR(st.st_mode) ? "is a directory" :
-             "not a regular file");
-    return PC_E_IO;
+  if (stat(c->file, &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      snprintf(why, n, "%s", S_ISDIR(st.st_mode) ? "is a directory" :
+               "not a regular file");
+      return PC_E_IO;
+    }
+  } else {
+    /* Create the file private (0600); SQLite gives its -wal and -shm
+     * files the same mode. */
+    int fd = open(c->file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+      strerror_r(errno, why, n);
+      return PC_E_IO;
+    }
+    close(fd);
   }
   rc = sqlite3_open_v2(c->file, &c->db, SQLITE_OPEN_READWRITE |
                        SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

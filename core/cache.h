@@ -45,8 +45,9 @@ typedef void (*pc_cache_warn_fn)(void *ctx, const char *msg);
 
 /*
  * pc_cache_default_dir - the default directory: $XDG_CACHE_HOME/promptc,
- * else $HOME/.cache/promptc. Returns a new string owned by the caller
- * (pc_free), or NULL when neither variable is set or out of memory.
+ * else $HOME/.cache/promptc (a relative XDG_CACHE_HOME is ignored, as the
+ * XDG base directory spec says). Returns a new string owned by the caller
+ * (pc_free), or NULL when neither variable is usable or out of memory.
  */
 char *pc_cache_default_dir(void);
 
@@ -54,7 +55,8 @@ char *pc_cache_default_dir(void);
  * pc_cache_open - open (creating as needed) the cache database at `path`.
  *
  * `path` names the database file, or an existing directory (or one ending
- * in '/') in which PC_CACHE_FILE is used; parent directories are created.
+ * in '/') in which PC_CACHE_FILE is used; missing parent directories are
+ * created with mode 0700 and a new database file with mode 0600.
  * `path` NULL means the memory layer only (--no-cache keeps no cache at
  * all: the runtime then does not open one). `mem_entries` is the LRU
  * capacity (0 = PC_CACHE_MEM_DEFAULT). `warn`/`warn_ctx` receive warnings
@@ -76,13 +78,18 @@ int pc_cache_persistent(const pc_cache *c);
  *
  * PC_CACHE_HIT: *value is a new NUL-terminated copy owned by the caller
  * (pc_free) of *len bytes; a disk hit is promoted into the LRU.
- * PC_CACHE_MISS: *value is NULL, and the caller now owns the key and must
- * call pc_cache_put or pc_cache_abandon for it exactly once.
+ * PC_CACHE_MISS: *value is NULL, *len 0, and the caller now owns the key
+ * and must call pc_cache_put or pc_cache_abandon for it exactly once.
+ * Never an error: a failing disk or out of memory is a miss. A key that is
+ * not 64 lowercase hex digits is never cached (always a miss; resolving
+ * it is harmless). A thread must not look up a key it owns: it would wait
+ * for itself.
  */
 int pc_cache_lookup(pc_cache *c, const char *key, char **value, size_t *len);
 
-/* Store `value` (copied) under `key` in memory and on disk, and wake any
- * waiter. A disk failure is a warning, never an error. */
+/* Store `value` (copied; NULL only with len 0) under `key` in memory and
+ * on disk, and wake any waiter. A disk failure is a warning, never an
+ * error. */
 void pc_cache_put(pc_cache *c, const char *key, const char *value,
                   size_t len);
 
@@ -90,7 +97,8 @@ void pc_cache_put(pc_cache *c, const char *key, const char *value,
  * and miss in turn. */
 void pc_cache_abandon(pc_cache *c, const char *key);
 
-/* Counters since open, for summaries and tests. */
+/* Counters since open, for summaries and tests; `warnings` counts the
+ * problems reported, whether or not there is a warn hook. */
 typedef struct pc_cache_stats {
   size_t mem_hits;
   size_t disk_hits;

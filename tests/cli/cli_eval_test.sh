@@ -21,6 +21,8 @@ with open(d + "/qa.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
 # The same questions with the input missing from rows 5, 9, 13, ...
+# (evaluated without --inputs, which would refuse such rows at load time:
+# then the program finds the input missing, a program error)
 with open(d + "/broken.jsonl", "w") as f:
     for i, r in enumerate(rows[:30]):
         r = dict(r)
@@ -44,7 +46,7 @@ def cfg(name, **extra):
     lm.update(extra)
     json.dump({"lm": lm, "metric": "exact_match:answer"},
               open(d + "/" + name + ".json", "w"))
-cfg("cfg")
+cfg("cfg", malformed_rate=0.0)
 cfg("bad", malformed_rate=1.0)
 PY
 
@@ -161,7 +163,7 @@ PY
 
 # --- max_errors: the run stops, says so, and exits 5 ---------------------
 run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
-  --inputs question --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
+  --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
   --threads 1
 contains "$pc_tmp/err" "stopped at max_errors (3)"
 contains "$pc_tmp/out" "errors    3 (parse 0, lm 0, metric 0, program 3)"
@@ -174,11 +176,11 @@ assert len(rows) == 14 and sum(1 for r in rows if r["error"]) == 3
 PY
 cp "$pc_tmp/me.jsonl" "$pc_tmp/me1.jsonl"
 run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
-  --inputs question --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
+  --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
   --threads 16
 check "the max_errors cut is the same at 16 threads" cmp -s "$pc_tmp/me1.jsonl" "$pc_tmp/me.jsonl"
 run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
-  --inputs question --no-cache --max-errors 100 --json
+  --no-cache --max-errors 100 --json
 check "--json summary counts program errors and is not aborted" \
   python3 - "$pc_tmp/out" <<'PY'
 import json, sys

@@ -18,8 +18,8 @@ contains "$pc_tmp/out" "$(sha256sum "$json_so" | cut -d' ' -f1)"
 contains "$pc_tmp/out" "1.0.0"
 
 run_promptc 0 plugins list --json
-check "plugins list --json is a JSON array of two plugins" \
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==2 and {p["name"] for p in d}=={"chat","json"} and all(len(p["sha256"])==64 for p in d)' "$pc_tmp/out"
+check "plugins list --json is a JSON array of the built plugins" \
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert {p["name"] for p in d}=={"chat","json","sim","metric-basic"}, d; assert all(len(p["sha256"])==64 for p in d)' "$pc_tmp/out"
 
 run_promptc 0 plugins info chat
 contains "$pc_tmp/out" "org.promptc.adapter.chat"

@@ -619,6 +619,10 @@ static void test_feedback_explains_each_verdict(void)
      "contains the expected 'Paris'."},
     {NUM, "{\"answer\": \"#### 1,000\"}", "{\"answer\": \"1000.0\"}",
      "numeric on `answer`: 1000.0 matches the expected 1,000."},
+    {NUM, "{\"answer\": 3}", "{\"answer\": \" 3% \"}",
+     "numeric on `answer`: 3% matches the expected 3."},
+    {NUM, "{\"answer\": 1234.5}", "{\"answer\": \"$1,234.50\"}",
+     "numeric on `answer`: $1,234.50 matches the expected 1234.5."},
     {NUM, "{\"answer\": 42}", "{\"answer\": \"I think 41.\"}",
      "numeric on `answer`: expected 42, got 41 (the last number in 'I "
      "think 41.')."},
