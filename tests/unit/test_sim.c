@@ -388,8 +388,25 @@ static void test_identity_is_sim1_and_knowledge_digest(void)
   pc_buf_init(&b, 0);
   CU_ASSERT_EQUAL(sim->identity(inst, &sink, &err), PC_OK);
   PC_ASSERT_STR_EQ(b.data, want);
-  pc_buf_free(&b);
   sim->destroy(inst);
+  /* Several files: the digest of their digests, in order. */
+  {
+    char cfg[1200], two[2 * PC_SHA256_HEX_LEN + 1], hex2[65];
+
+    snprintf(two, sizeof(two), "%s%s", hex, hex);
+    pc_sha256_hex(two, strlen(two), hex2);
+    snprintf(want, sizeof(want), "sim-1@%.12s", hex2);
+    snprintf(cfg, sizeof(cfg), "{\"knowledge\": [\"%s\", \"%s\"]}", kpath,
+             kpath);
+    inst = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim->create(sim_plugin->state, cfg, strlen(cfg),
+                                      &inst, &err), PC_OK);
+    pc_buf_reset(&b);
+    CU_ASSERT_EQUAL(sim->identity(inst, &sink, &err), PC_OK);
+    PC_ASSERT_STR_EQ(b.data, want);
+    sim->destroy(inst);
+  }
+  pc_buf_free(&b);
 }
 
 static void test_same_request_gives_same_bytes(void)
@@ -1041,6 +1058,30 @@ static void test_config_errors_name_the_key_or_file(void)
   CU_ASSERT_EQUAL(create_with(cfg, &err), PC_OK);
 }
 
+static void test_unwritable_call_log_fails_the_call(void)
+{
+  pc_error err = PC_ERROR_INIT;
+  void *inst = sim_open(", \"call_log\": \"/nonexistent/dir/calls.log\"",
+                        &err);
+  pc_signature *sig = sig_of("question -> answer: int");
+  struct json_object *in = inputs_of(0);
+  pc_messages m;
+  reply r;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+  memset(&m, 0, sizeof(m));
+  CU_ASSERT_EQUAL(pc_adapter_format(chat, sig, NULL, in, &m, &err), PC_OK);
+  CU_ASSERT_EQUAL(send_messages(inst, &m, NULL, NULL, NULL, &r, &err),
+                  PC_E_IO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/dir/calls.log"));
+  CU_ASSERT_EQUAL(r.n, 0);
+  reply_clear(&r);
+  pc_messages_clear(&m);
+  json_object_put(in);
+  pc_signature_free(sig);
+  sim->destroy(inst);
+}
+
 /* The lines of a file, NULL-terminated; release with lines_free. */
 static char **lines_of(const char *path, size_t *n)
 {
@@ -1265,7 +1306,8 @@ static CU_TestInfo sim_tests[] = {
    test_demo_of_the_item_itself_or_wrong_teaches_nothing},
   {"every output parses when demos are present",
    test_every_output_parses_when_demos_are_present},
-  {"wrong values have the right types", test_wrong_values_have_the_right_types},
+  {"wrong values have the right types",
+   test_wrong_values_have_the_right_types},
   {"malformed rate without demos, and the json fallback",
    test_malformed_rate_without_demos_and_json_fallback},
   {"meta: proposals mention key phrases more with feedback",
@@ -1279,6 +1321,8 @@ static CU_TestInfo sim_tests[] = {
   {"config errors name the key or the file",
    test_config_errors_name_the_key_or_file},
   {"the call log has one line per call", test_call_log_has_one_line_per_call},
+  {"an unwritable call log fails the call",
+   test_unwritable_call_log_fails_the_call},
   {"lookup uses every input and ignores spacing",
    test_lookup_uses_every_input_and_ignores_spacing},
   {"one instance serves threads alike",
