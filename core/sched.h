@@ -22,8 +22,16 @@
  * pc_rng_u64 keyed by their index, never from shared state, so a run is
  * the same at 1 thread and at 64.
  *
+ * The limit covers every caller: a thread calling pc_sched_run from
+ * outside a task needs one of the pool's slots too, so a second outside
+ * caller may wait while the workers run its batch. A `batch` pointer is
+ * valid only until its pc_sched_run returns. A task must not wait for a
+ * thread it started itself that calls pc_sched_run on the same pool:
+ * that thread would need a slot of its own.
+ *
  * Thread: all functions may be called from any thread; pc_sched_free
- * only once no batch is running.
+ * only once no batch is running. NULL pools, functions and batches are
+ * harmless: pc_sched_run returns 0, the others do nothing (or return 0).
  */
 #ifndef PC_SCHED_H
 #define PC_SCHED_H

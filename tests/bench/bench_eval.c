@@ -21,7 +21,7 @@
 #include "program.h"
 #include "runtime.h"
 
-#define ROUNDS 5
+#define ROUNDS 20
 
 static double now_s(void)
 {

@@ -74,7 +74,7 @@ static int lm_complete(void *inst, const pc_lm_request *req,
 {
   char text[1024];
   const char *q;
-  size_t len, n;
+  size_t len;
   int rc = PC_OK;
 
   (void)inst;
@@ -96,14 +96,11 @@ static int lm_complete(void *inst, const pc_lm_request *req,
       (has(q, len, "JSONONLY") && !is_json_request(req))) {
     snprintf(text, sizeof(text), "I would rather not say.");
   } else if (is_json_request(req)) {
-    memcpy(text, "{\"answer\": \"", 12);
-    memcpy(text + 12, q, len);
-    memcpy(text + 12 + len, "\"}", 3);
+    snprintf(text, sizeof(text), "{\"answer\": \"%.*s\"}", (int)len, q);
   } else {
-    n = sizeof("[[ ## answer ## ]]\n") - 1;
-    memcpy(text, "[[ ## answer ## ]]\n", n);
-    memcpy(text + n, q, len);
-    memcpy(text + n + len, "\n\n[[ ## completed ## ]]", 23);
+    snprintf(text, sizeof(text),
+             "[[ ## answer ## ]]\n%.*s\n\n[[ ## completed ## ]]", (int)len,
+             q);
   }
   rc = out->text(out->ctx, 0, text, strlen(text));
   if (rc == PC_OK)
