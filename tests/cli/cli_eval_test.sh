@@ -190,6 +190,24 @@ assert s["evaluated"] == 30 and set(s["slices"]) == {"alpha", "beta", "gamma"}
 assert 0 <= s["ci95_low"] <= s["score"] <= s["ci95_high"] <= 1
 PY
 
+# --- the live progress line: on a terminal only ---------------------------
+run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
+  --inputs question --no-cache
+check "no progress line when stderr is not a terminal" \
+  sh -c "! grep -q 'ETA' '$pc_tmp/err'"
+if command -v script >/dev/null 2>&1; then
+  script -qec "'$PC_PROMPTC' eval '$prog' --config '$cfg' --data '$pc_tmp/qa.jsonl' --inputs question --no-cache" \
+    /dev/null >"$pc_tmp/tty" 2>&1
+  contains "$pc_tmp/tty" "60/60  score"
+  contains "$pc_tmp/tty" "ETA"
+  script -qec "'$PC_PROMPTC' eval '$prog' --config '$cfg' --data '$pc_tmp/qa.jsonl' --inputs question --no-cache --no-progress" \
+    /dev/null >"$pc_tmp/tty" 2>&1
+  check "--no-progress draws no line on a terminal" \
+    sh -c "! grep -q 'ETA' '$pc_tmp/tty'"
+else
+  echo "# skip: no script(1) to give eval a terminal"
+fi
+
 # --- usage and environment errors -----------------------------------------
 run_promptc 2 eval "$prog" --config "$cfg"
 contains "$pc_tmp/err" "--data is required"
