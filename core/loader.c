@@ -336,7 +336,8 @@ int pc_registry_add_dir(pc_registry *reg, const char *dir, pc_error *err)
     names = grown;
     n++;
   }
-  qsort(names, n, sizeof(*names), cmp_names);
+  if (n)
+    qsort(names, n, sizeof(*names), cmp_names);
   for (size_t i = 0; i < n && rc == PC_OK; i++) {
     pc_buf path;
 
