@@ -71,8 +71,13 @@ static int example_inputs(const struct ev *ev, const pc_example *ex,
                           "input \"%s\"", ev->ds->path, ex->line, ex->id,
                           key);
     }
-    if (json_object_object_add(o, key, json_object_get(v)) != 0) {
-      json_object_put(v);
+    /* A copy, never a new reference: json-c's reference counts are not
+     * atomic, and other tasks may read the same example at once. */
+    struct json_object *copy = NULL;
+
+    if (json_object_deep_copy(v, &copy, NULL) != 0 ||
+        json_object_object_add(o, key, copy) != 0) {
+      json_object_put(copy);
       json_object_put(o);
       return pc_error_set(err, PC_E_NOMEM, "out of memory");
     }

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "hash.h"
 #include "json_text.h"
 #include "lm.h"
 
@@ -25,6 +26,8 @@ struct pc_lm {
   char *role;                        /* owned */
   char *provider;                    /* owned: the name users wrote */
   char *identity;                    /* owned */
+  char *model;                       /* owned: the role's "model", or NULL */
+  char config_hash[PC_SHA256_HEX_LEN + 1];  /* of the provider's settings */
   pc_plugin *plugin;                 /* borrowed from the registry */
   const pc_lm_provider_iface *iface; /* plugin-owned, static */
   void *inst;                        /* plugin instance */
@@ -52,12 +55,18 @@ static int is_host_member(const char *key)
 }
 
 /* The provider's config text: the role minus the host's members, plus
- * base_dir. */
+ * base_dir. `hash` gets the sha256 of the same settings without base_dir
+ * (sorted keys, compact): what the provider was told, for the cache key.
+ * Secrets are references ("env:NAME") in a config, so none is hashed. */
 static int provider_config(const struct json_object *role_cfg,
-                           const char *base_dir, pc_buf *out)
+                           const char *base_dir, pc_buf *out,
+                           char hash[PC_SHA256_HEX_LEN + 1])
 {
   struct json_object *o = json_object_new_object();
+  pc_buf canon;
   int rc = PC_E_NOMEM;
+
+  pc_buf_init(&canon, 0);
 
   if (!o)
     return PC_E_NOMEM;
@@ -72,12 +81,16 @@ static int provider_config(const struct json_object *role_cfg,
       goto out;
     }
   }
+  if (pc_json_write(o, PC_JSON_TEXT_COMPACT | PC_JSON_TEXT_SORTED, &canon))
+    goto out;
+  pc_sha256_hex(canon.data, canon.len, hash);
   if (json_object_object_add(o, "base_dir",
                              json_object_new_string(base_dir ? base_dir
                                                              : ".")) != 0)
     goto out;
   rc = pc_json_write(o, PC_JSON_TEXT_COMPACT, out);
 out:
+  pc_buf_free(&canon);
   json_object_put(o);
   return rc;
 }
@@ -143,7 +156,14 @@ int pc_lm_open(const pc_registry *reg, const char *role,
   } else {
     lm->params = json_object_new_object();
   }
-  if (!lm->params || provider_config(role_cfg, base_dir, &cfg)) {
+  if (json_object_object_get_ex(role_cfg, "model", &v) &&
+      json_object_is_type(v, json_type_string) &&
+      !(lm->model = pc_strdup(json_object_get_string(v)))) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
+    goto fail;
+  }
+  if (!lm->params ||
+      provider_config(role_cfg, base_dir, &cfg, lm->config_hash)) {
     rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
     goto fail;
   }
@@ -198,6 +218,7 @@ void pc_lm_close(pc_lm *lm)
   pc_free(lm->role);
   pc_free(lm->provider);
   pc_free(lm->identity);
+  pc_free(lm->model);
   pc_free(lm);
 }
 
@@ -208,6 +229,7 @@ const char *pc_lm_provider_id(const pc_lm *lm)
   return lm->plugin->info->id;
 }
 const char *pc_lm_identity(const pc_lm *lm) { return lm->identity; }
+const char *pc_lm_config_hash(const pc_lm *lm) { return lm->config_hash; }
 const pc_plugin *pc_lm_plugin(const pc_lm *lm) { return lm->plugin; }
 const struct json_object *pc_lm_params(const pc_lm *lm)
 {
@@ -337,7 +359,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
     wire[i].content = msgs->items[i].content;
     wire[i].content_len = msgs->items[i].len;
   }
-  req.model = lm->provider;
+  req.model = lm->model;
   req.messages = wire;
   req.n_messages = msgs->n;
   req.message_size = (uint32_t)sizeof(pc_message);

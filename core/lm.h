@@ -51,6 +51,11 @@ const char *pc_lm_role(const pc_lm *lm);         /* "lm", ... */
 const char *pc_lm_provider(const pc_lm *lm);     /* "sim" */
 const char *pc_lm_provider_id(const pc_lm *lm);  /* plugin id */
 const char *pc_lm_identity(const pc_lm *lm);     /* "sim-1@3f2a..." */
+/* sha256 of the settings the provider was created with (all the role's
+ * members but provider, params, cache and base_dir; canonical JSON): part
+ * of the cache key, so changing a provider setting never serves answers
+ * made under the old one. */
+const char *pc_lm_config_hash(const pc_lm *lm);
 const pc_plugin *pc_lm_plugin(const pc_lm *lm);
 /* The role's "params" object (never NULL; empty when none). Borrowed. */
 const struct json_object *pc_lm_params(const pc_lm *lm);

@@ -109,8 +109,9 @@ static int merge_params(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
   return PC_OK;
 }
 
-/* sha256 of the canonical request: provider, model identity, messages,
- * settings and rollout id (never a secret: none of these holds one). */
+/* sha256 of the canonical request: provider, model identity, the digest
+ * of the provider's settings, messages, call settings and rollout id
+ * (never a secret: none of these holds one). */
 static int cache_key(pc_lm *lm, struct attempt *t,
                      char key[PC_SHA256_HEX_LEN + 1])
 {
@@ -122,6 +123,8 @@ static int cache_key(pc_lm *lm, struct attempt *t,
   if (!req ||
       add(req, "provider", json_object_new_string(pc_lm_provider_id(lm))) ||
       add(req, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      add(req, "provider_config",
+          json_object_new_string(pc_lm_config_hash(lm))) ||
       add(req, "messages", pc_messages_to_json(&t->msgs)) ||
       add(req, "params", json_object_get(t->params)) ||
       (t->rollout_id
@@ -237,7 +240,7 @@ static struct json_object *make_record(const pc_predictor *pred,
                                        const pc_error *first_err, int detail)
 {
   struct json_object *r = json_object_new_object();
-  struct json_object *usage;
+  struct json_object *usage, *served = NULL;
 
   if (!r ||
       add(r, "predictor", json_object_new_string(pred->path)) ||
@@ -246,9 +249,12 @@ static struct json_object *make_record(const pc_predictor *pred,
     goto fail;
   if (!detail)
     return r;
+  if (t->resp.meta)
+    json_object_object_get_ex(t->resp.meta, "model", &served);
   usage = json_object_new_object();
   if (add(r, "adapter", json_object_new_string(pc_adapter_name(t->adapter)))
       || add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      (served && add(r, "served_model", json_object_get(served))) ||
       add(r, "messages", pc_messages_to_json(&t->msgs)) ||
       add(r, "completion", json_object_new_string_len(t->resp.texts[0],
                                                       (int)t->resp.lens[0]))
@@ -333,8 +339,12 @@ int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
       count(ctx, &second.usage);
     }
     if (rc) {
+      /* The code is the fallback's: a parse error when it could not parse
+       * either, an LM error when its call failed. */
       pc_error_set(err, rc, "%s: %s; fallback: %s", pred->path, e1.message,
                    e2.message);
+      err->http_status = e2.http_status;
+      err->retry_after_ms = e2.retry_after_ms;
       goto out;
     }
     done = &second;

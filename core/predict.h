@@ -52,13 +52,16 @@ void pc_run_ctx_clear(pc_run_ctx *ctx);
  * On success *outputs is a new object (json_object_put) holding the
  * parsed output fields, one trace record was appended to ctx->trace
  * ({"predictor", "inputs", "outputs"}, plus with PC_RUN_TRACE_DETAIL
- * "adapter", "model", "messages", "completion", "cache_hit", "usage",
- * "latency_ms" and, after a fallback, "fallback": {"adapter", "error",
- * "completion"}), and usage was counted in ctx and in the runtime. On
- * failure *outputs is NULL and the code tells what failed: PC_E_PARSE when
- * no adapter could parse the completion (the message holds both
- * errors), a provider code (PC_E_PROVIDER, PC_E_TIMEOUT, ...) when the LM
- * call failed, PC_E_INVALID_ARG for a bad adapter or setting. Usage of
+ * "adapter", "model" (the identity), "served_model" (what the provider
+ * said served the call, when it said), "messages", "completion",
+ * "cache_hit", "usage", "latency_ms" and, after a fallback, "fallback":
+ * {"adapter", "error", "completion"}), and usage was counted in ctx and in
+ * the runtime. On failure *outputs is NULL and the code tells what
+ * failed: PC_E_PARSE when no adapter could parse the completion (after a
+ * fallback the message holds both errors, and the code is the
+ * fallback's), a provider code (PC_E_PROVIDER, PC_E_TIMEOUT, ...) when an
+ * LM call failed, PC_E_INVALID_ARG or PC_E_UNSUPPORTED for a bad adapter
+ * or setting. Usage of
  * calls made before a failure is still counted.
  */
 int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,

@@ -35,7 +35,8 @@ int pc_program_run(pc_run_ctx *ctx, const pc_program *prog,
       rc = pc_predict(ctx, st->module->predictor, in, &step_out[i], &e);
     json_object_put(in);
     if (rc) {
-      pc_error_set(err, rc, "step %s: %s", st->id, e.message);
+      /* The message already names the step or predictor. */
+      pc_error_set(err, rc, "%s", e.message);
       err->http_status = e.http_status;
       err->retry_after_ms = e.retry_after_ms;
     }

@@ -17,10 +17,11 @@
  * borrowed) in `ctx` (its trace and usage collect what the run did).
  *
  * On success *outputs is a new object (json_object_put) of the program's
- * outputs. On failure *outputs is NULL, `err` names the step that failed
- * ("step classify: ..."), and the code is that of the failure (see
+ * outputs. On failure *outputs is NULL and the code is that of the
+ * failure (see
  * pc_predict; PC_E_INVALID_ARG for an input the program needs but was
- * not given). The trace keeps the calls that succeeded before it.
+ * not given). `err` names the step or predictor ("classify: ...").
+ * The trace keeps the calls that succeeded before it.
  */
 int pc_program_run(pc_run_ctx *ctx, const pc_program *prog,
                    const struct json_object *inputs,

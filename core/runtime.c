@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "host.h"
 #include "json_text.h"
+#include "program.h"
 #include "runtime.h"
 
 #define MAX_ADAPTERS 16
@@ -254,6 +255,28 @@ int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
 out:
   pthread_mutex_unlock(&rt->lock);
   return rc;
+}
+
+int pc_runtime_check_program(pc_runtime *rt, const pc_program *prog,
+                             pc_error *err)
+{
+  for (size_t i = 0; i < pc_program_n_predictors(prog); i++) {
+    const pc_predictor *p = pc_program_predictor_at(prog, i);
+    const char *choice = NULL, *fb;
+    struct json_object *v;
+    pc_adapter *a = NULL;
+    pc_error e = PC_ERROR_INIT;
+
+    if (p->config && json_object_object_get_ex(p->config, "adapter", &v))
+      choice = json_object_get_string(v);
+    if (pc_runtime_adapter(rt, pc_runtime_adapter_name(rt, choice), &a, &e))
+      return pc_error_set(err, e.code, "%s: %s", p->path, e.message);
+    fb = pc_adapter_fallback(a);
+    if (fb && pc_runtime_adapter(rt, fb, &a, &e))
+      return pc_error_set(err, e.code, "%s: fallback: %s", p->path,
+                          e.message);
+  }
+  return PC_OK;
 }
 
 /* The slot of an adapter this runtime opened (slots never move). */

@@ -92,6 +92,16 @@ int pc_runtime_parse(pc_runtime *rt, pc_adapter *a, const char *sig_json,
                      size_t sig_len, const char *text, size_t len,
                      struct json_object **out, pc_error *err);
 
+/*
+ * pc_runtime_check_program - open the adapter of every predictor of
+ * `prog` (and its fallback), so a misspelt adapter is one error before a
+ * run rather than one per example. PC_E_UNSUPPORTED naming the predictor
+ * and the adapter when one is missing.
+ */
+struct pc_program;
+int pc_runtime_check_program(pc_runtime *rt, const struct pc_program *prog,
+                             pc_error *err);
+
 /* Add a run's usage to the runtime's totals; read the totals. */
 void pc_runtime_count(pc_runtime *rt, const pc_usage *u);
 void pc_runtime_usage(pc_runtime *rt, pc_usage *out);

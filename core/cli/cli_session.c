@@ -85,7 +85,14 @@ int cli_session_open(const char *program, const cli_run_opts *o,
   if (pc_runtime_open(&ro, &s->rt, &err)) {
     status = cli_fail(err.code == PC_E_INVALID_ARG ? PC_EXIT_INPUT
                                                    : PC_EXIT_ENV,
-                      &err, "config");
+                      &err, o->config);
+    cli_session_close(s);
+    return status;
+  }
+  /* Every adapter the program will use must exist before anything runs,
+   * or each example would fail on its own. */
+  if (pc_runtime_check_program(s->rt, s->prog, &err)) {
+    status = cli_fail(PC_EXIT_ENV, &err, program);
     cli_session_close(s);
     return status;
   }

@@ -21,8 +21,6 @@ with open(d + "/qa.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
 # The same questions with the input missing from rows 5, 9, 13, ...
-# (evaluated without --inputs, which would refuse such rows at load time:
-# then the program finds the input missing, a program error)
 with open(d + "/broken.jsonl", "w") as f:
     for i, r in enumerate(rows[:30]):
         r = dict(r)
@@ -109,6 +107,19 @@ check "second run makes zero provider calls (log still $n2 lines)" [ "$n2" -eq 6
 contains "$pc_tmp/out" "60 LM calls: 0 to the provider, 60 from the cache"
 check "cached results equal fresh ones" cmp -s "$pc_tmp/r1.jsonl" "$pc_tmp/c2.jsonl"
 
+# A provider setting is part of the key: another sim seed is not served
+# the first seed's answers.
+python3 - "$pc_tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+c = json.load(open(d + "/cfg.json"))
+c["lm"]["seed"] = 4
+json.dump(c, open(d + "/seed4.json", "w"))
+PY
+run_promptc 0 eval "$prog" --config "$pc_tmp/seed4.json" \
+  --data "$pc_tmp/qa.jsonl" --inputs question --cache "$pc_tmp/cache"
+contains "$pc_tmp/out" "60 LM calls: 60 to the provider, 0 from the cache"
+
 # --- two processes at once against one cache ----------------------------
 "$PC_PROMPTC" eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
   --inputs question --cache "$pc_tmp/shared" --results "$pc_tmp/p1.jsonl" \
@@ -162,33 +173,72 @@ assert all(r["error"]["kind"] == "metric" and r["score"] == 0.25 and
 PY
 
 # --- max_errors: the run stops, says so, and exits 5 ---------------------
-run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
-  --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
+# nogold.jsonl fails the metric on q000, q005, q010 and q015.
+run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/nogold.jsonl" \
+  --inputs question --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
   --threads 1
 contains "$pc_tmp/err" "stopped at max_errors (3)"
-contains "$pc_tmp/out" "errors    3 (parse 0, lm 0, metric 0, program 3)"
+contains "$pc_tmp/out" "errors    3 (parse 0, lm 0, metric 3, program 0)"
 check "the report ends at the example that reached max_errors" \
   python3 - "$pc_tmp/me.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["id"] for r in rows][-1] == "q013", rows[-1]["id"]
-assert len(rows) == 14 and sum(1 for r in rows if r["error"]) == 3
+assert [r["id"] for r in rows][-1] == "q010", rows[-1]["id"]
+assert len(rows) == 11 and sum(1 for r in rows if r["error"]) == 3
 PY
 cp "$pc_tmp/me.jsonl" "$pc_tmp/me1.jsonl"
-run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
-  --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
+run_promptc 5 eval "$prog" --config "$cfg" --data "$pc_tmp/nogold.jsonl" \
+  --inputs question --no-cache --max-errors 3 --results "$pc_tmp/me.jsonl" \
   --threads 16
 check "the max_errors cut is the same at 16 threads" cmp -s "$pc_tmp/me1.jsonl" "$pc_tmp/me.jsonl"
-run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
+run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/nogold.jsonl" \
   --no-cache --max-errors 100 --json
-check "--json summary counts program errors and is not aborted" \
+check "--json summary counts metric errors and is not aborted" \
   python3 - "$pc_tmp/out" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["errors"]["program"] == 7 and s["aborted"] is False, s
-assert s["evaluated"] == 30 and set(s["slices"]) == {"alpha", "beta", "gamma"}
+assert s["errors"]["metric"] == 4 and s["errors"]["total"] == 4, s
+assert s["aborted"] is False and s["evaluated"] == 20, s
+assert set(s["slices"]) == {"alpha", "beta", "gamma"}
 assert 0 <= s["ci95_low"] <= s["score"] <= s["ci95_high"] <= 1
 PY
+
+# --- what would fail every example is refused before anything runs --------
+run_promptc 3 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
+  --no-cache
+contains "$pc_tmp/err" "broken.jsonl:6:"
+contains "$pc_tmp/err" "question"
+run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/broken.jsonl" \
+  --no-cache --skip-malformed --json
+contains "$pc_tmp/err" "broken.jsonl:6: skipped"
+check "--skip-malformed evaluates the 23 good rows" \
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["evaluated"] == 23, s' "$pc_tmp/out"
+run_promptc 2 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
+  --inputs slice
+contains "$pc_tmp/err" "the program also needs the input 'question'"
+: >"$pc_tmp/empty.jsonl"
+run_promptc 3 eval "$prog" --config "$cfg" --data "$pc_tmp/empty.jsonl"
+contains "$pc_tmp/err" "no examples"
+run_promptc 4 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
+  --adapter nope
+contains "$pc_tmp/err" "adapter \"nope\""
+python3 - "$pc_tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+c = json.load(open(d + "/cfg.json"))
+c["metric"] = {"name": "numeric", "field": "answer", "tolerance": "x"}
+json.dump(c, open(d + "/badmetric.json", "w"))
+c = json.load(open(d + "/cfg.json"))
+c["lm"]["bogus"] = 1
+json.dump(c, open(d + "/badsim.json", "w"))
+PY
+run_promptc 3 eval "$prog" --config "$pc_tmp/badmetric.json" \
+  --data "$pc_tmp/qa.jsonl"
+contains "$pc_tmp/err" "badmetric.json"
+run_promptc 3 eval "$prog" --config "$pc_tmp/badsim.json" \
+  --data "$pc_tmp/qa.jsonl"
+contains "$pc_tmp/err" "badsim.json"
+contains "$pc_tmp/err" "bogus"
 
 # --- the live progress line: on a terminal only ---------------------------
 run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \

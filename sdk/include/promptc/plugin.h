@@ -519,7 +519,8 @@ typedef struct pc_adapter_iface {
 
 typedef struct pc_lm_request {
   pc_abi_header hdr;
-  const char *model;              /* as configured */
+  const char *model;              /* the role's "model" member as
+                                     configured, or NULL when it has none */
   const pc_message *messages;     /* n_messages elements of message_size */
   uint64_t n_messages;
   uint32_t message_size;
