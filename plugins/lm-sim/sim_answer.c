@@ -365,6 +365,29 @@ static int other_row_string(const pc__sim_host *h,
   return rc;
 }
 
+/* Another row's whole-number value of field `name` that differs from
+ * `g`, chosen by the draw: a wrong answer from the task's own range (an
+ * urgency of 2 instead of 4, never -4). 1 when one was found. */
+static int other_row_int(const pc__sim_host *h, const pc__sim_knowledge *kn,
+                         long item, const char *name, double g, uint64_t r,
+                         int64_t *out)
+{
+  size_t start = (size_t)(r % kn->n_rows);
+
+  for (size_t k = 0; k < OTHER_ROW_TRIES && k < kn->n_rows; k++) {
+    size_t i = (start + k) % kn->n_rows;
+    const pc_json *v = h->json->object_get(kn->rows[i].obj, name);
+
+    if ((long)i == item || !v || h->json->type(v) != PC_JSON_INT)
+      continue;
+    if ((double)h->json->get_int(v) != g) {
+      *out = h->json->get_int(v);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static pc_json *wrong_of(const pc__sim_host *h, const pc__sim_knowledge *kn,
                          long item, const char *name, const char *type,
                          size_t type_len, const pc_json *gold, uint64_t r,
@@ -510,6 +533,12 @@ static pc_json *wrong_of(const pc__sim_host *h, const pc__sim_knowledge *kn,
   case PC__SIM_K_INT:
     if (!number_of(h, gold, &g) || !(g > -9e18 && g < 9e18))
       g = 0.0;
+    {
+      int64_t other;
+
+      if (kn && item >= 0 && other_row_int(h, kn, item, name, g, r, &other))
+        return js->new_int(ctx, other);
+    }
     return js->new_int(ctx, (int64_t)g + int_offset(r));
   case PC__SIM_K_FLOAT:
     if (!number_of(h, gold, &g))
