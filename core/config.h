@@ -21,6 +21,9 @@
 #define PC_ROLE_COUNT 4
 
 #define PC_CONCURRENCY_DEFAULT 8
+/* The adapter used when nothing names one. Found through the loader like
+ * any other, so whichever plugin offers "chat" serves it. */
+#define PC_ADAPTER_DEFAULT "chat"
 #define PC_MAX_ERRORS_DEFAULT 10
 
 typedef struct pc_config {

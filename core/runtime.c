@@ -214,7 +214,7 @@ const char *pc_runtime_adapter_name(const pc_runtime *rt,
     return rt->forced_adapter;
   if (module_choice)
     return module_choice;
-  return rt->cfg->adapter ? rt->cfg->adapter : "chat";
+  return rt->cfg->adapter ? rt->cfg->adapter : PC_ADAPTER_DEFAULT;
 }
 
 int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,

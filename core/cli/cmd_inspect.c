@@ -113,7 +113,7 @@ static const char *adapter_name(const inspect_opts *o, const pc_config *cfg,
     return json_object_get_string(a);
   if (cfg && cfg->adapter)
     return cfg->adapter;
-  return "chat";
+  return PC_ADAPTER_DEFAULT;
 }
 
 /* The module's inputs: those of the first step that calls it, bound from
