@@ -28,8 +28,10 @@ void pc_run_ctx_clear(pc_run_ctx *ctx)
 
 /* One format-complete-parse attempt with one adapter. */
 struct attempt {
-  pc_adapter *adapter;         /* borrowed from the runtime */
+  pc_rt_adapter *adapter;      /* borrowed from the runtime */
   pc_messages msgs;
+  struct json_object *msgs_json;  /* owned: msgs as JSON, made once for
+                                     the cache key and the record */
   struct json_object *params;  /* owned: the merged call settings */
   char *rollout_id;            /* owned, or NULL */
   pc_lm_response resp;
@@ -41,6 +43,7 @@ struct attempt {
 static void attempt_clear(struct attempt *t)
 {
   pc_messages_clear(&t->msgs);
+  json_object_put(t->msgs_json);
   json_object_put(t->params);
   pc_free(t->rollout_id);
   pc_lm_response_clear(&t->resp);
@@ -95,7 +98,7 @@ static int merge_params(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
       json_object_put(extra);
       return pc_error_set(err, PC_E_INTERNAL, "%s: adapter \"%s\" asked for "
                           "parameters that are not a JSON object", pred->path,
-                          pc_adapter_name(t->adapter));
+                          pc_rt_adapter_name(t->adapter));
     }
     json_object_object_foreach(extra, key, val) {
       if (add(t->params, key, json_object_get(val))) {
@@ -125,7 +128,7 @@ static int cache_key(pc_lm *lm, struct attempt *t,
       add(req, "model", json_object_new_string(pc_lm_identity(lm))) ||
       add(req, "provider_config",
           json_object_new_string(pc_lm_config_hash(lm))) ||
-      add(req, "messages", pc_messages_to_json(&t->msgs)) ||
+      add(req, "messages", json_object_get(t->msgs_json)) ||
       add(req, "params", json_object_get(t->params)) ||
       (t->rollout_id
          ? add(req, "rollout_id", json_object_new_string(t->rollout_id))
@@ -214,20 +217,22 @@ static int run_attempt(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
 {
   int rc;
 
-  rc = pc_runtime_format(ctx->rt, t->adapter, pred->signature_plugin_json,
-                         pred->signature_plugin_len, pred->demos, inputs,
-                         &t->msgs, err);
+  rc = pc_rt_adapter_format(t->adapter, pred->signature_plugin_json,
+                            pred->signature_plugin_len, pred->demos, inputs,
+                            &t->msgs, err);
   if (rc)
     return rc;
   rc = merge_params(ctx, lm, pred, t, err);
   if (rc)
     return rc;
+  if (!(t->msgs_json = pc_messages_to_json(&t->msgs)))
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
   rc = fetch(ctx, lm, t, pred->path, err);
   if (rc)
     return rc;
-  return pc_runtime_parse(ctx->rt, t->adapter, pred->signature_plugin_json,
-                          pred->signature_plugin_len, t->resp.texts[0],
-                          t->resp.lens[0], &t->parsed, err);
+  return pc_rt_adapter_parse(t->adapter, pred->signature_plugin_json,
+                             pred->signature_plugin_len, t->resp.texts[0],
+                             t->resp.lens[0], &t->parsed, err);
 }
 
 /* The call record: always the predictor, inputs and outputs; with detail
@@ -252,10 +257,10 @@ static struct json_object *make_record(const pc_predictor *pred,
   if (t->resp.meta)
     json_object_object_get_ex(t->resp.meta, "model", &served);
   usage = json_object_new_object();
-  if (add(r, "adapter", json_object_new_string(pc_adapter_name(t->adapter)))
+  if (add(r, "adapter", json_object_new_string(pc_rt_adapter_name(t->adapter)))
       || add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
       (served && add(r, "served_model", json_object_get(served))) ||
-      add(r, "messages", pc_messages_to_json(&t->msgs)) ||
+      add(r, "messages", json_object_get(t->msgs_json)) ||
       add(r, "completion", json_object_new_string_len(t->resp.texts[0],
                                                       (int)t->resp.lens[0]))
       || add(r, "cache_hit", json_object_new_boolean(t->hit)) ||
@@ -271,7 +276,7 @@ static struct json_object *make_record(const pc_predictor *pred,
 
     if (add(r, "fallback", fb) ||
         add(fb, "adapter",
-            json_object_new_string(pc_adapter_name(first->adapter))) ||
+            json_object_new_string(pc_rt_adapter_name(first->adapter))) ||
         add(fb, "error", json_object_new_string(first_err->message)) ||
         add(fb, "completion",
             json_object_new_string_len(first->resp.texts[0],
@@ -330,7 +335,7 @@ int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
   count(ctx, &first.usage);
   if (rc == PC_E_PARSE)
     ctx->parse_failures++;
-  if (rc == PC_E_PARSE && (fb_name = pc_adapter_fallback(first.adapter))) {
+  if (rc == PC_E_PARSE && (fb_name = pc_rt_adapter_fallback(first.adapter))) {
     /* DSPy's ChatAdapter retries once with the JSON adapter. */
     rc = pc_runtime_adapter(ctx->rt, fb_name, &second.adapter, &e2);
     if (rc == PC_OK) {

@@ -14,7 +14,9 @@
 
 #define MAX_ADAPTERS 16
 
-struct adapter_slot {
+/* One adapter the runtime opened, with the lock that serialises calls on
+ * it when its plugin's instances are not thread-safe. Slots never move. */
+struct pc_rt_adapter {
   char *name;            /* owned */
   pc_adapter *adapter;   /* owned */
   int serialise;         /* the plugin's instances are not thread-safe */
@@ -31,7 +33,7 @@ struct pc_runtime {
   char *forced_adapter;     /* owned, or NULL */
 
   pthread_mutex_t lock;     /* adapters, usage, history */
-  struct adapter_slot adapters[MAX_ADAPTERS];
+  struct pc_rt_adapter adapters[MAX_ADAPTERS];
   size_t n_adapters;
   pc_usage usage;
   char **history;           /* owned ring of record texts */
@@ -217,10 +219,10 @@ const char *pc_runtime_adapter_name(const pc_runtime *rt,
   return rt->cfg->adapter ? rt->cfg->adapter : PC_ADAPTER_DEFAULT;
 }
 
-int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
-                       pc_error *err)
+int pc_runtime_adapter(pc_runtime *rt, const char *name,
+                       pc_rt_adapter **out, pc_error *err)
 {
-  struct adapter_slot *slot;
+  struct pc_rt_adapter *slot;
   int rc = PC_OK;
 
   if (!name)
@@ -229,7 +231,7 @@ int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
   pthread_mutex_lock(&rt->lock);
   for (size_t i = 0; i < rt->n_adapters; i++)
     if (!strcmp(rt->adapters[i].name, name)) {
-      *out = rt->adapters[i].adapter;
+      *out = &rt->adapters[i];
       goto out;
     }
   if (rt->n_adapters == MAX_ADAPTERS) {
@@ -251,7 +253,7 @@ int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
                       PC_PLUGIN_THREADSAFE_INSTANCES);
   pthread_mutex_init(&slot->lock, NULL);
   rt->n_adapters++;
-  *out = slot->adapter;
+  *out = slot;
 out:
   pthread_mutex_unlock(&rt->lock);
   return rc;
@@ -264,14 +266,14 @@ int pc_runtime_check_program(pc_runtime *rt, const pc_program *prog,
     const pc_predictor *p = pc_program_predictor_at(prog, i);
     const char *choice = NULL, *fb;
     struct json_object *v;
-    pc_adapter *a = NULL;
+    pc_rt_adapter *a = NULL;
     pc_error e = PC_ERROR_INIT;
 
     if (p->config && json_object_object_get_ex(p->config, "adapter", &v))
       choice = json_object_get_string(v);
     if (pc_runtime_adapter(rt, pc_runtime_adapter_name(rt, choice), &a, &e))
       return pc_error_set(err, e.code, "%s: %s", p->path, e.message);
-    fb = pc_adapter_fallback(a);
+    fb = pc_adapter_fallback(a->adapter);
     if (fb && pc_runtime_adapter(rt, fb, &a, &e))
       return pc_error_set(err, e.code, "%s: fallback: %s", p->path,
                           e.message);
@@ -279,47 +281,44 @@ int pc_runtime_check_program(pc_runtime *rt, const pc_program *prog,
   return PC_OK;
 }
 
-/* The slot of an adapter this runtime opened (slots never move). */
-static struct adapter_slot *slot_of(pc_runtime *rt, const pc_adapter *a)
+const char *pc_rt_adapter_name(const pc_rt_adapter *a)
 {
-  struct adapter_slot *s = NULL;
-
-  pthread_mutex_lock(&rt->lock);
-  for (size_t i = 0; i < rt->n_adapters; i++)
-    if (rt->adapters[i].adapter == a)
-      s = &rt->adapters[i];
-  pthread_mutex_unlock(&rt->lock);
-  return s;
+  return pc_adapter_name(a->adapter);
 }
 
-int pc_runtime_format(pc_runtime *rt, pc_adapter *a, const char *sig_json,
-                      size_t sig_len, const struct json_object *demos,
-                      const struct json_object *inputs, pc_messages *out,
-                      pc_error *err)
+const char *pc_rt_adapter_fallback(const pc_rt_adapter *a)
 {
-  struct adapter_slot *s = slot_of(rt, a);
+  return pc_adapter_fallback(a->adapter);
+}
+
+int pc_rt_adapter_format(pc_rt_adapter *a, const char *sig_json,
+                         size_t sig_len, const struct json_object *demos,
+                         const struct json_object *inputs, pc_messages *out,
+                         pc_error *err)
+{
   int rc;
 
-  if (s && s->serialise)
-    pthread_mutex_lock(&s->lock);
-  rc = pc_adapter_format_json(a, sig_json, sig_len, demos, inputs, out, err);
-  if (s && s->serialise)
-    pthread_mutex_unlock(&s->lock);
+  if (a->serialise)
+    pthread_mutex_lock(&a->lock);
+  rc = pc_adapter_format_json(a->adapter, sig_json, sig_len, demos, inputs,
+                              out, err);
+  if (a->serialise)
+    pthread_mutex_unlock(&a->lock);
   return rc;
 }
 
-int pc_runtime_parse(pc_runtime *rt, pc_adapter *a, const char *sig_json,
-                     size_t sig_len, const char *text, size_t len,
-                     struct json_object **out, pc_error *err)
+int pc_rt_adapter_parse(pc_rt_adapter *a, const char *sig_json,
+                        size_t sig_len, const char *text, size_t len,
+                        struct json_object **out, pc_error *err)
 {
-  struct adapter_slot *s = slot_of(rt, a);
   int rc;
 
-  if (s && s->serialise)
-    pthread_mutex_lock(&s->lock);
-  rc = pc_adapter_parse_json(a, sig_json, sig_len, text, len, out, err);
-  if (s && s->serialise)
-    pthread_mutex_unlock(&s->lock);
+  if (a->serialise)
+    pthread_mutex_lock(&a->lock);
+  rc = pc_adapter_parse_json(a->adapter, sig_json, sig_len, text, len, out,
+                             err);
+  if (a->serialise)
+    pthread_mutex_unlock(&a->lock);
   return rc;
 }
 

@@ -74,23 +74,28 @@ pc_cache *pc_runtime_cache(pc_runtime *rt);
 const pc_config *pc_runtime_config(const pc_runtime *rt);
 
 /*
- * pc_runtime_adapter - the shared instance of adapter `name` (NULL: the
- * forced adapter, else the config's, else "chat"), created on first use.
- * *out is borrowed from the runtime. Adapters whose plugin does not
- * declare thread-safe instances are serialised by pc_runtime_format and
- * pc_runtime_parse, which callers use instead of the adapter functions.
+ * pc_runtime_adapter - the runtime's instance of adapter `name` (NULL:
+ * the forced adapter, else the config's, else PC_ADAPTER_DEFAULT), created
+ * on first use. *out is borrowed from the runtime and stays valid while
+ * it lives. Calls go through pc_rt_adapter_format and _parse, which
+ * serialise them when the plugin does not declare thread-safe instances.
  */
-int pc_runtime_adapter(pc_runtime *rt, const char *name, pc_adapter **out,
-                       pc_error *err);
+typedef struct pc_rt_adapter pc_rt_adapter;
+int pc_runtime_adapter(pc_runtime *rt, const char *name,
+                       pc_rt_adapter **out, pc_error *err);
+/* The adapter a module uses: the forced one, else the module's choice
+ * (may be NULL), else the config's, else PC_ADAPTER_DEFAULT. Borrowed. */
 const char *pc_runtime_adapter_name(const pc_runtime *rt,
                                     const char *module_choice);
-int pc_runtime_format(pc_runtime *rt, pc_adapter *a, const char *sig_json,
-                      size_t sig_len, const struct json_object *demos,
-                      const struct json_object *inputs, pc_messages *out,
-                      pc_error *err);
-int pc_runtime_parse(pc_runtime *rt, pc_adapter *a, const char *sig_json,
-                     size_t sig_len, const char *text, size_t len,
-                     struct json_object **out, pc_error *err);
+const char *pc_rt_adapter_name(const pc_rt_adapter *a);
+const char *pc_rt_adapter_fallback(const pc_rt_adapter *a);  /* or NULL */
+int pc_rt_adapter_format(pc_rt_adapter *a, const char *sig_json,
+                         size_t sig_len, const struct json_object *demos,
+                         const struct json_object *inputs, pc_messages *out,
+                         pc_error *err);
+int pc_rt_adapter_parse(pc_rt_adapter *a, const char *sig_json,
+                        size_t sig_len, const char *text, size_t len,
+                        struct json_object **out, pc_error *err);
 
 /*
  * pc_runtime_check_program - open the adapter of every predictor of
