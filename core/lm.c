@@ -6,11 +6,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "hash.h"
+#include "host.h"
 #include "json_text.h"
 #include "lm.h"
 
@@ -37,14 +37,6 @@ struct pc_lm {
   pthread_mutex_t lock;
   atomic_uint_fast64_t calls;
 };
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int is_host_member(const char *key)
 {
@@ -340,6 +332,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
   pc_lm_request req = {
     .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
   };
+  const pc_host_api *host = pc_host_api_get();
   uint64_t t0;
   int rc;
 
@@ -369,10 +362,10 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
 
   if (lm->serialise)
     pthread_mutex_lock(&lm->lock);
-  t0 = now_ns();
+  t0 = host->now_ns(host->ctx);
   atomic_fetch_add(&lm->calls, 1);
   rc = lm->iface->complete(lm->inst, &req, &sink, call, &perr);
-  out->latency_ms = (double)(now_ns() - t0) / 1e6;
+  out->latency_ms = (double)(host->now_ns(host->ctx) - t0) / 1e6;
   if (lm->serialise)
     pthread_mutex_unlock(&lm->lock);
 

@@ -2,19 +2,17 @@
  * stderr when it is a terminal, never otherwise, so logs and pipes get
  * no control characters. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "eval.h"
+#include "host.h"
 
 static unsigned long long now_ns(void)
 {
-  struct timespec ts;
+  const pc_host_api *h = pc_host_api_get();
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long long)ts.tv_sec * 1000000000ull +
-         (unsigned long long)ts.tv_nsec;
+  return (unsigned long long)h->now_ns(h->ctx);
 }
 
 double cli_seconds(void)
