@@ -50,17 +50,25 @@ void pc_config_free(pc_config *cfg)
   pc_free(cfg);
 }
 
-/* Append one plugin directory, resolved against the config's folder. */
-static int add_dir(pc_buf *b, const char *cfg_path, const char *dir)
+/* Append path `p` to `b`, a relative one resolved against the config's
+ * folder. */
+static int append_resolved(pc_buf *b, const pc_config *cfg, const char *p)
 {
-  const char *slash = strrchr(cfg_path, '/');
+  const char *dir = cfg->base_dir;
+  size_t n = strlen(dir);
 
+  if (p[0] != '/' && strcmp(dir, ".") != 0)
+    if (pc_buf_puts(b, dir) || (dir[n - 1] != '/' && pc_buf_putc(b, '/')))
+      return PC_E_NOMEM;
+  return pc_buf_puts(b, p);
+}
+
+/* Append one plugin directory to the colon-separated list in `b`. */
+static int add_dir(pc_buf *b, const pc_config *cfg, const char *dir)
+{
   if (b->len && pc_buf_putc(b, ':'))
     return PC_E_NOMEM;
-  if (dir[0] != '/' && slash)
-    if (pc_buf_append(b, cfg_path, (size_t)(slash - cfg_path) + 1))
-      return PC_E_NOMEM;
-  return pc_buf_puts(b, dir);
+  return append_resolved(b, cfg, dir);
 }
 
 static int read_plugins(pc_config *cfg, struct json_object *v, pc_error *err)
@@ -82,7 +90,7 @@ static int read_plugins(pc_config *cfg, struct json_object *v, pc_error *err)
     return PC_OK;
   pc_buf_init(&b, 0);
   if (json_object_is_type(path, json_type_string)) {
-    rc = add_dir(&b, cfg->path, json_object_get_string(path));
+    rc = add_dir(&b, cfg, json_object_get_string(path));
   } else if (json_object_is_type(path, json_type_array)) {
     for (size_t i = 0; rc == PC_OK && i < json_object_array_length(path);
          i++) {
@@ -93,7 +101,7 @@ static int read_plugins(pc_config *cfg, struct json_object *v, pc_error *err)
                           "expected a string", cfg->path, i);
         break;
       }
-      rc = add_dir(&b, cfg->path, json_object_get_string(d));
+      rc = add_dir(&b, cfg, json_object_get_string(d));
     }
   } else {
     rc = pc_error_set(err, PC_E_INVALID_ARG, "%s: plugins.path: expected a "
@@ -183,18 +191,13 @@ static int read_metric(pc_config *cfg, struct json_object *v, pc_error *err)
   return PC_OK;
 }
 
-/* A path member, resolved against the config's folder. */
+/* A path member, resolved against the config's folder, as a new string. */
 static int resolve_path(const pc_config *cfg, const char *p, char **out)
 {
   pc_buf b;
 
   pc_buf_init(&b, 0);
-  if (p[0] != '/' && strcmp(cfg->base_dir, ".") != 0)
-    if (pc_buf_puts(&b, cfg->base_dir) || pc_buf_putc(&b, '/')) {
-      pc_buf_free(&b);
-      return PC_E_NOMEM;
-    }
-  if (pc_buf_puts(&b, p) || !(*out = pc_buf_take(&b, NULL))) {
+  if (append_resolved(&b, cfg, p) || !(*out = pc_buf_take(&b, NULL))) {
     pc_buf_free(&b);
     return PC_E_NOMEM;
   }

@@ -145,6 +145,7 @@ static int load_data(const struct eval_args *a, const pc_program *prog,
 {
   pc_dataset_opts dopts;
   pc_error err = PC_ERROR_INIT;
+  const char *prog_keys[64];
   char **keys = NULL;
   size_t n_keys = 0;
   int rc;
@@ -168,8 +169,6 @@ static int load_data(const struct eval_args *a, const pc_program *prog,
     dopts.input_keys = (const char *const *)keys;
     dopts.n_input_keys = n_keys;
   } else {
-    static const char *prog_keys[64];
-
     n_keys = pc_program_n_inputs(prog);
     if (n_keys > 64) {
       cli_error("eval: the program has %zu inputs; name them with --inputs",
