@@ -284,6 +284,7 @@ int pc_eval_run(pc_runtime *rt, const pc_program *prog, const pc_dataset *ds,
 
   /* As DSPy, reaching max_errors aborts the run, even on the last
    * example; the report keeps the rows up to the one that reached it. */
+  r->max_errors = ev.max_errors;
   r->n_done = cut_point(&ev, started);
   r->aborted = r->n_done < n;
   if (!r->aborted && ev.max_errors > 0) {

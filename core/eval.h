@@ -83,6 +83,7 @@ typedef struct pc_eval_result {
   size_t n_done;                 /* rows reported: all, or the prefix up to
                                     the max_errors cut */
   int aborted;                   /* max_errors was reached */
+  int64_t max_errors;            /* the limit applied (< 0: none) */
   size_t n_errors;
   size_t n_parse_errors, n_lm_errors, n_metric_errors, n_program_errors;
   double sum, mean, ci_low, ci_high;  /* over the n_done rows */

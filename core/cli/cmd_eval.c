@@ -278,8 +278,7 @@ static struct json_object *summary_json(const cli_session *s,
                                         const pc_dataset *ds,
                                         const char *data_hash,
                                         const pc_metric *m,
-                                        const pc_eval_result *r,
-                                        long long max_errors)
+                                        const pc_eval_result *r)
 {
   struct json_object *o = json_object_new_object();
   struct json_object *errors = json_object_new_object();
@@ -330,14 +329,15 @@ static struct json_object *summary_json(const cli_session *s,
                                               (int64_t)r->n_program_errors));
   json_object_object_add(o, "errors", errors);
   json_object_object_add(o, "aborted", json_object_new_boolean(r->aborted));
-  json_object_object_add(o, "max_errors", json_object_new_int64(max_errors));
+  json_object_object_add(o, "max_errors",
+                         json_object_new_int64(r->max_errors));
   json_object_object_add(o, "usage", pc_usage_to_json(&r->usage));
   return o;
 }
 
 static void print_summary(const cli_session *s, const pc_dataset *ds,
                           const char *data_hash, const pc_metric *m,
-                          const pc_eval_result *r, long long max_errors)
+                          const pc_eval_result *r)
 {
   pc_lm *lm = pc_runtime_lm(s->rt, PC_ROLE_LM);
   const pc_usage *u = &r->usage;
@@ -368,7 +368,7 @@ static void print_summary(const cli_session *s, const pc_dataset *ds,
   if (r->aborted)
     printf("stopped   after %zu of %zu examples: %zu errors reached "
            "max_errors (%lld)\n", r->n_done, r->n_rows, r->n_errors,
-           max_errors);
+           (long long)r->max_errors);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -420,20 +420,17 @@ int cmd_eval(int argc, char **argv)
   }
   secs = cli_seconds() - t0;
   cli_progress_done(&prog);
-  if (!eo.max_errors)
-    eo.max_errors = PC_MAX_ERRORS_DEFAULT;
   if (a.results && (status = write_results(a.results, ds, res)))
     goto out;
   if (a.json) {
-    struct json_object *o = summary_json(&s, ds, hash, metric, res,
-                                         (long long)eo.max_errors);
+    struct json_object *o = summary_json(&s, ds, hash, metric, res);
 
     status = o ? cli_print_json(stdout, o) : PC_EXIT_ENV;
     json_object_put(o);
     if (status)
       goto out;
   } else {
-    print_summary(&s, ds, hash, metric, res, (long long)eo.max_errors);
+    print_summary(&s, ds, hash, metric, res);
   }
   fprintf(stderr, "eval: %zu examples in %.3f s, %.0f LM calls/s, %d "
           "threads\n", res->n_done, secs,
@@ -448,7 +445,7 @@ int cmd_eval(int argc, char **argv)
         break;
       }
     cli_error("eval: stopped at max_errors (%lld) after %zu of %zu "
-              "examples; the first error: %s", (long long)eo.max_errors,
+              "examples; the first error: %s", (long long)res->max_errors,
               res->n_done, res->n_rows, first);
     status = PC_EXIT_ABORTED;
   }
