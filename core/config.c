@@ -44,6 +44,7 @@ void pc_config_free(pc_config *cfg)
   pc_free(cfg->path);
   pc_free(cfg->plugin_path);
   pc_free(cfg->adapter);
+  pc_free(cfg->optimizer);
   pc_free(cfg->base_dir);
   pc_free(cfg->cache_path);
   json_object_put(cfg->metric);
@@ -271,6 +272,110 @@ static int read_eval(pc_config *cfg, struct json_object *v, pc_error *err)
   return PC_OK;
 }
 
+static int read_optimizer(pc_config *cfg, struct json_object *v,
+                          pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: optimizer: expected an "
+                        "object {\"name\": ..., \"settings\": {...}}",
+                        cfg->path);
+  json_object_object_foreach(v, key, val) {
+    if (!strcmp(key, "name")) {
+      if (!json_object_is_type(val, json_type_string))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: optimizer.name: "
+                            "expected a string", cfg->path);
+      pc_free(cfg->optimizer);
+      if (!(cfg->optimizer = pc_strdup(json_object_get_string(val))))
+        return pc_error_set(err, PC_E_NOMEM, "%s: out of memory",
+                            cfg->path);
+    } else if (!strcmp(key, "settings")) {
+      if (!json_object_is_type(val, json_type_object))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: optimizer.settings: "
+                            "expected an object", cfg->path);
+      cfg->optimizer_settings = val;
+    } else {
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: optimizer.%s: unknown "
+                          "member (known: name, settings)", cfg->path, key);
+    }
+  }
+  return PC_OK;
+}
+
+static int is_number(const struct json_object *v)
+{
+  return json_object_is_type(v, json_type_int) ||
+         json_object_is_type(v, json_type_double);
+}
+
+static int read_budget(pc_config *cfg, struct json_object *v, pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: budget: expected an "
+                        "object", cfg->path);
+  json_object_object_foreach(v, key, val) {
+    int64_t *cap = !strcmp(key, "max_calls") ? &cfg->budget.max_calls
+                 : !strcmp(key, "max_tokens") ? &cfg->budget.max_tokens
+                 : NULL;
+
+    if (cap) {
+      if (!json_object_is_type(val, json_type_int) ||
+          json_object_get_int64(val) < 1)
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: budget.%s: expected "
+                            "an integer >= 1", cfg->path, key);
+      *cap = json_object_get_int64(val);
+    } else if (!strcmp(key, "max_cost") || !strcmp(key, "max_time")) {
+      double d = is_number(val) ? json_object_get_double(val) : -1;
+
+      if (!(d > 0))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: budget.%s: expected "
+                            "a number > 0 (%s)", cfg->path, key,
+                            strcmp(key, "max_time") ? "USD" : "seconds");
+      if (!strcmp(key, "max_cost"))
+        cfg->budget.max_cost = d;
+      else
+        cfg->budget.max_time_ms = (int64_t)(d * 1000.0);
+    } else {
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: budget.%s: unknown "
+                          "member (known: max_calls, max_tokens, max_cost, "
+                          "max_time)", cfg->path, key);
+    }
+  }
+  return PC_OK;
+}
+
+static int read_pricing(pc_config *cfg, struct json_object *v,
+                        pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: pricing: expected an "
+                        "object of model name -> {\"input\", \"output\"}",
+                        cfg->path);
+  json_object_object_foreach(v, model, price) {
+    int have = 0;
+
+    if (!json_object_is_type(price, json_type_object))
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: pricing.%s: expected "
+                          "an object {\"input\": USD per 1M tokens, "
+                          "\"output\": ...}", cfg->path, model);
+    json_object_object_foreach(price, key, val) {
+      if (strcmp(key, "input") && strcmp(key, "output"))
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: pricing.%s.%s: "
+                            "unknown member (known: input, output)",
+                            cfg->path, model, key);
+      if (!is_number(val) || json_object_get_double(val) < 0)
+        return pc_error_set(err, PC_E_INVALID_ARG, "%s: pricing.%s.%s: "
+                            "expected a number >= 0 (USD per 1M tokens)",
+                            cfg->path, model, key);
+      have++;
+    }
+    if (have != 2)
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: pricing.%s: needs both "
+                          "\"input\" and \"output\"", cfg->path, model);
+  }
+  cfg->pricing = v;
+  return PC_OK;
+}
+
 static int read_member(pc_config *cfg, const char *key,
                        struct json_object *val, pc_error *err)
 {
@@ -285,6 +390,12 @@ static int read_member(pc_config *cfg, const char *key,
     return read_cache(cfg, val, err);
   if (!strcmp(key, "eval"))
     return read_eval(cfg, val, err);
+  if (!strcmp(key, "optimizer"))
+    return read_optimizer(cfg, val, err);
+  if (!strcmp(key, "budget"))
+    return read_budget(cfg, val, err);
+  if (!strcmp(key, "pricing"))
+    return read_pricing(cfg, val, err);
   if (!strcmp(key, "adapter")) {
     if (!json_object_is_type(val, json_type_string))
       return pc_error_set(err, PC_E_INVALID_ARG, "%s: adapter: expected a "
@@ -313,7 +424,7 @@ static int read_member(pc_config *cfg, const char *key,
   return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s: unknown member "
                       "(known: plugins, adapter, lm, prompt_lm, teacher_lm, "
                       "reflection_lm, metric, cache, concurrency, eval, "
-                      "seed)", cfg->path, key);
+                      "seed, optimizer, budget, pricing)", cfg->path, key);
 }
 
 static int validate(pc_config *cfg, pc_error *err)

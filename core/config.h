@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "budget.h"
 #include "errors.h"
 
 /* LM roles. The task LM serves the program; the others default to it. */
@@ -47,6 +48,13 @@ typedef struct pc_config {
   double failure_score;       /* eval.failure_score (default 0) */
   int has_seed;               /* 1 when "seed" was given */
   uint64_t seed;
+  char *optimizer;            /* owned: optimizer.name, or NULL */
+  /* Borrowed from root: optimizer.settings, NULL when not given. */
+  struct json_object *optimizer_settings;
+  pc_budget_caps budget;      /* budget.* (0: not set) */
+  /* Borrowed from root: the pricing table, {"<model or provider>":
+   * {"input": USD per 1M tokens, "output": ...}}, NULL when absent. */
+  struct json_object *pricing;
 } pc_config;
 
 /*

@@ -21,6 +21,9 @@ struct ev {
   int64_t max_errors;
   pthread_mutex_t lock;        /* errors, progress */
   size_t errors;
+  size_t successes;
+  int refused;
+  size_t runs, metric_calls;
   pc_eval_progress prog_state;
 };
 
@@ -86,6 +89,14 @@ static int example_inputs(const struct ev *ev, const pc_example *ex,
   return PC_OK;
 }
 
+/* A success for stop_after_successes: ran, and scored at least the
+ * threshold and above 0 (Python truthiness when the threshold is 0). */
+static int succeeded(const struct ev *ev, const pc_eval_row *row)
+{
+  return row->status == PC_ROW_OK &&
+         row->score >= ev->o->success_threshold && row->score > 0.0;
+}
+
 static void eval_task(void *vctx, size_t k, pc_sched_batch *batch)
 {
   struct ev *ev = vctx;
@@ -95,10 +106,25 @@ static void eval_task(void *vctx, size_t k, pc_sched_batch *batch)
   pc_error e = PC_ERROR_INIT;
   int rc;
 
+  if (ev->o->admit) {
+    int ok;
+
+    pthread_mutex_lock(&ev->lock);
+    ok = !ev->refused && ev->o->admit(ev->o->admit_ctx);
+    if (!ok) {
+      ev->refused = 1;
+      pc_sched_stop(batch);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    if (!ok)
+      return;  /* the row stays PC_ROW_NOT_RUN */
+  }
   pc_run_ctx_init(&ctx, ev->rt);
   ctx.role = ev->o->role;
   ctx.overrides = ev->o->overrides;
   ctx.flags = ev->o->run_flags;
+  if (ev->o->exclude_self)
+    ctx.exclude_demo = ex->fields;
   rc = example_inputs(ev, ex, &row->inputs, &e);
   if (rc == PC_OK)
     rc = pc_program_run(&ctx, ev->prog, row->inputs, &row->outputs, &e);
@@ -107,8 +133,8 @@ static void eval_task(void *vctx, size_t k, pc_sched_batch *batch)
   } else if (ev->metric) {
     pc_metric_result mr;
 
-    rc = pc_metric_score(ev->metric, ex->fields, row->outputs, NULL, &mr,
-                         &e);
+    rc = pc_metric_score(ev->metric, ex->fields, row->outputs,
+                         ev->o->metric_trace ? ctx.trace : NULL, &mr, &e);
     if (rc) {
       row->error_kind = PC_ERR_METRIC;
     } else {
@@ -137,10 +163,16 @@ static void eval_task(void *vctx, size_t k, pc_sched_batch *batch)
   pc_run_ctx_clear(&ctx);
 
   pthread_mutex_lock(&ev->lock);
+  ev->runs++;
+  if (ev->metric && (rc == PC_OK || row->error_kind == PC_ERR_METRIC))
+    ev->metric_calls++;
   if (rc) {
     ev->errors++;
     if (ev->max_errors > 0 && ev->errors >= (size_t)ev->max_errors)
       pc_sched_stop(batch);
+  } else if (ev->o->stop_after_successes > 0 && succeeded(ev, row) &&
+             ++ev->successes >= (uint64_t)ev->o->stop_after_successes) {
+    pc_sched_stop(batch);
   }
   ev->prog_state.done++;
   ev->prog_state.score_sum += row->score;
@@ -152,17 +184,24 @@ static void eval_task(void *vctx, size_t k, pc_sched_batch *batch)
 }
 
 /* Where the report ends: after the row, in example order, whose error
- * made the count reach max_errors; else after every row. */
-static size_t cut_point(const struct ev *ev, size_t started)
+ * made the count reach max_errors, or whose success made the count reach
+ * stop_after_successes; else after every row. */
+static size_t cut_point(const struct ev *ev, size_t started, int *stopped)
 {
-  size_t errors = 0;
+  size_t errors = 0, successes = 0;
+  int64_t want = ev->o->stop_after_successes;
 
-  if (ev->max_errors <= 0)
-    return started;
+  *stopped = 0;
   for (size_t k = 0; k < started; k++) {
-    if (ev->res->rows[k].status == PC_ROW_ERROR &&
+    const pc_eval_row *row = &ev->res->rows[k];
+
+    if (ev->max_errors > 0 && row->status == PC_ROW_ERROR &&
         ++errors >= (size_t)ev->max_errors)
       return k + 1;
+    if (want > 0 && succeeded(ev, row) && ++successes >= (uint64_t)want) {
+      *stopped = 1;
+      return k + 1;
+    }
   }
   return started;
 }
@@ -285,8 +324,11 @@ int pc_eval_run(pc_runtime *rt, const pc_program *prog, const pc_dataset *ds,
   /* As DSPy, reaching max_errors aborts the run, even on the last
    * example; the report keeps the rows up to the one that reached it. */
   r->max_errors = ev.max_errors;
-  r->n_done = cut_point(&ev, started);
-  r->aborted = r->n_done < n;
+  r->refused = ev.refused;
+  r->n_runs = ev.runs;
+  r->n_metric_calls = ev.metric_calls;
+  r->n_done = cut_point(&ev, started, &r->stopped);
+  r->aborted = r->n_done < n && !r->stopped && !r->refused;
   if (!r->aborted && ev.max_errors > 0) {
     size_t errors = 0;
 

@@ -56,6 +56,18 @@ typedef struct pc_eval_opts {
    * a time, from worker threads): for the live progress line. */
   void (*progress)(void *ctx, const pc_eval_progress *p);
   void *progress_ctx;
+  /* Stop, in example order, once this many rows succeeded (ran, scored
+   * >= success_threshold and > 0); 0: run all. Rows past the one that
+   * made the count are dropped (result->stopped), whatever the timing. */
+  int64_t stop_after_successes;
+  double success_threshold;
+  int exclude_self;        /* hide the demos equal to the running example */
+  int metric_trace;        /* give the metric the run's trace */
+  /* Asked before each example starts (from worker threads, one call at a
+   * time): zero refuses it, stops the batch and sets result->refused.
+   * The compile host uses it for budget caps. NULL: admit all. */
+  int (*admit)(void *ctx);
+  void *admit_ctx;
 } pc_eval_opts;
 
 typedef struct pc_eval_row {
@@ -83,6 +95,10 @@ typedef struct pc_eval_result {
   size_t n_done;                 /* rows reported: all, or the prefix up to
                                     the max_errors cut */
   int aborted;                   /* max_errors was reached */
+  int stopped;                   /* stop_after_successes was reached */
+  int refused;                   /* admit() refused an example */
+  size_t n_runs;                 /* programs run, dropped rows included */
+  size_t n_metric_calls;         /* metric calls, dropped rows included */
   int64_t max_errors;            /* the limit applied (< 0: none) */
   size_t n_errors;
   size_t n_parse_errors, n_lm_errors, n_metric_errors, n_program_errors;

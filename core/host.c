@@ -147,6 +147,11 @@ static pc_json *json_wrap(struct json_object *o)
   return o ? (pc_json *)(void *)o : JSON_NULL_HANDLE;
 }
 
+pc_json *pc_host_json_wrap(struct json_object *o)
+{
+  return json_wrap(o);
+}
+
 static int j_parse(void *ctx, const char *text, size_t len, uint32_t flags,
                    pc_json **out, pc_error *err)
 {

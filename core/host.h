@@ -22,6 +22,12 @@ const pc_host_api *pc_host_api_get(void);
 /* Ask every call in flight to stop (is_cancelled(ctx, NULL) becomes true). */
 void pc_host_cancel_all(void);
 
+/* A json-c object as a plugin's pc_json handle, taking it over (JSON
+ * null, a NULL object, becomes the null handle). For host tables that
+ * hand JSON to plugins (the compile API). */
+struct json_object;
+pc_json *pc_host_json_wrap(struct json_object *o);
+
 /* The stateless keyed generator behind rng_u64, for core's own use. */
 uint64_t pc_rng_u64(uint64_t seed, const char *purpose, uint64_t index,
                     uint64_t draw);

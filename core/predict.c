@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "json_text.h"
+#include "knn.h"
 #include "lm_settings.h"
 #include "predict.h"
 
@@ -36,9 +37,98 @@ struct attempt {
   char *rollout_id;            /* owned, or NULL */
   pc_lm_response resp;
   int hit;                     /* the response came from the cache */
-  struct json_object *parsed;  /* owned on success */
+  struct json_object *parsed;  /* owned on success: the outputs, or with
+                                  all_choices an array of them */
+  int all_choices;             /* parse every completion, not the first */
   pc_usage usage;
 };
+
+int pc_demo_equals_example(const struct json_object *demo,
+                           const struct json_object *fields)
+{
+  size_t n = 0;
+
+  if (!json_object_is_type(demo, json_type_object) ||
+      !json_object_is_type(fields, json_type_object))
+    return 0;
+  json_object_object_foreach((struct json_object *)demo, key, val) {
+    struct json_object *other;
+
+    if (!strcmp(key, "augmented"))
+      continue;
+    if (!json_object_object_get_ex(fields, key, &other) ||
+        !json_object_equal(val, other))
+      return 0;
+    n++;
+  }
+  return n == (size_t)json_object_object_length(fields);
+}
+
+/* Append deep copies of `from`'s demos to `into`, less those equal to
+ * `exclude` (NULL: none). A copy, never a new reference: json-c's
+ * reference counts are not atomic, and other tasks read the same demos. */
+static int append_demos(struct json_object *into,
+                        const struct json_object *from,
+                        const struct json_object *exclude)
+{
+  size_t n = json_object_array_length(from);
+
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *d = json_object_array_get_idx(from, i), *c = NULL;
+
+    if (exclude && pc_demo_equals_example(d, exclude))
+      continue;
+    if (json_object_deep_copy(d, &c, NULL) != 0 ||
+        json_object_array_add(into, c) != 0) {
+      json_object_put(c);
+      return PC_E_NOMEM;
+    }
+  }
+  return PC_OK;
+}
+
+/* The demos this call shows: the predictor's, then (with a KNN pool) the
+ * pool's nearest to the call's inputs, less those equal to the run's
+ * excluded example. Borrowed from the predictor when nothing changes,
+ * else a new array stored in *owned for the caller to put. NULL with
+ * err set on failure. */
+static const struct json_object *shown_demos(const pc_run_ctx *ctx,
+                                             const pc_predictor *pred,
+                                             const struct json_object *inputs,
+                                             struct json_object **owned,
+                                             pc_error *err)
+{
+  struct json_object *near = NULL, *keep;
+  size_t n = json_object_array_length(pred->demos), i;
+  int rc;
+
+  *owned = NULL;
+  if (pred->knn_pool) {
+    rc = pc_knn_pool_demos(pred->knn_pool, inputs, &near, err);
+    if (rc)
+      return NULL;
+  } else {
+    if (!ctx->exclude_demo)
+      return pred->demos;
+    for (i = 0; i < n; i++)
+      if (pc_demo_equals_example(json_object_array_get_idx(pred->demos, i),
+                                 ctx->exclude_demo))
+        break;
+    if (i == n)
+      return pred->demos;
+  }
+  if (!(keep = json_object_new_array()) ||
+      append_demos(keep, pred->demos, ctx->exclude_demo) ||
+      (near && append_demos(keep, near, ctx->exclude_demo))) {
+    json_object_put(keep);
+    json_object_put(near);
+    pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+    return NULL;
+  }
+  json_object_put(near);
+  *owned = keep;
+  return keep;
+}
 
 static void attempt_clear(struct attempt *t)
 {
@@ -211,15 +301,56 @@ static int fetch(pc_run_ctx *ctx, pc_lm *lm, struct attempt *t,
   return PC_OK;
 }
 
+/* Parse every completion of the response into an array; the ones that
+ * do not parse are left out. PC_E_PARSE (the last failure's message) when
+ * none parses. */
+static int parse_all(struct attempt *t, const pc_predictor *pred,
+                     pc_error *err)
+{
+  pc_error last = PC_ERROR_INIT;
+
+  if (!(t->parsed = json_object_new_array()))
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+  for (size_t i = 0; i < t->resp.n_texts; i++) {
+    struct json_object *one = NULL;
+    pc_error e = PC_ERROR_INIT;
+    int rc = pc_rt_adapter_parse(t->adapter, pred->signature_plugin_json,
+                                 pred->signature_plugin_len,
+                                 t->resp.texts[i], t->resp.lens[i], &one,
+                                 &e);
+
+    if (rc == PC_E_PARSE) {
+      last = e;
+      continue;
+    }
+    if (rc)
+      return pc_error_set(err, rc, "%s", e.message);
+    if (json_object_array_add(t->parsed, one) != 0) {
+      json_object_put(one);
+      return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+    }
+  }
+  if (json_object_array_length(t->parsed) == 0)
+    return pc_error_set(err, PC_E_PARSE, "%s",
+                        last.message[0] ? last.message : "no completion");
+  return PC_OK;
+}
+
 static int run_attempt(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
                        const struct json_object *inputs, struct attempt *t,
                        pc_error *err)
 {
+  struct json_object *owned = NULL;
+  const struct json_object *demos = shown_demos(ctx, pred, inputs, &owned,
+                                                err);
   int rc;
 
+  if (!demos)
+    return err->code ? err->code : PC_E_NOMEM;
   rc = pc_rt_adapter_format(t->adapter, pred->signature_plugin_json,
-                            pred->signature_plugin_len, pred->demos, inputs,
+                            pred->signature_plugin_len, demos, inputs,
                             &t->msgs, err);
+  json_object_put(owned);
   if (rc)
     return rc;
   rc = merge_params(ctx, lm, pred, t, err);
@@ -230,9 +361,11 @@ static int run_attempt(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
   rc = fetch(ctx, lm, t, pred->path, err);
   if (rc)
     return rc;
-  return pc_rt_adapter_parse(t->adapter, pred->signature_plugin_json,
-                             pred->signature_plugin_len, t->resp.texts[0],
-                             t->resp.lens[0], &t->parsed, err);
+  if (!t->all_choices)
+    return pc_rt_adapter_parse(t->adapter, pred->signature_plugin_json,
+                               pred->signature_plugin_len, t->resp.texts[0],
+                               t->resp.lens[0], &t->parsed, err);
+  return parse_all(t, pred, err);
 }
 
 /* The call record: always the predictor, inputs and outputs; with detail
@@ -306,12 +439,12 @@ static int append_trace(pc_run_ctx *ctx, struct json_object *rec)
 static void count(pc_run_ctx *ctx, const pc_usage *u)
 {
   pc_usage_add(&ctx->usage, u);
-  pc_runtime_count(ctx->rt, u);
+  pc_runtime_count(ctx->rt, ctx->role, u);
 }
 
-int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
-               const struct json_object *inputs,
-               struct json_object **outputs, pc_error *err)
+static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
+                        const struct json_object *inputs, int all_choices,
+                        struct json_object **outputs, pc_error *err)
 {
   pc_lm *lm = pc_runtime_lm(ctx->rt, ctx->role);
   const char *choice = NULL, *fb_name;
@@ -325,6 +458,7 @@ int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
   memset(&second, 0, sizeof(second));
   pc_lm_response_clear(&first.resp);
   pc_lm_response_clear(&second.resp);
+  first.all_choices = second.all_choices = all_choices;
   if (pred->config && json_object_object_get_ex(pred->config, "adapter", &v))
     choice = json_object_get_string(v);
   rc = pc_runtime_adapter(ctx->rt, pc_runtime_adapter_name(ctx->rt, choice),
@@ -382,4 +516,18 @@ out:
   attempt_clear(&first);
   attempt_clear(&second);
   return rc;
+}
+
+int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
+               const struct json_object *inputs,
+               struct json_object **outputs, pc_error *err)
+{
+  return predict_call(ctx, pred, inputs, 0, outputs, err);
+}
+
+int pc_predict_choices(pc_run_ctx *ctx, const pc_predictor *pred,
+                       const struct json_object *inputs,
+                       struct json_object **choices, pc_error *err)
+{
+  return predict_call(ctx, pred, inputs, 1, choices, err);
 }

@@ -32,6 +32,9 @@ typedef struct pc_run_ctx {
   pc_call *call;                        /* borrowed, or NULL */
   unsigned flags;                       /* PC_RUN_* */
   size_t trace_cap;                     /* 0: PC_TRACE_CAP_DEFAULT */
+  const struct json_object *exclude_demo;  /* borrowed, or NULL: demos
+                                           equal to these fields (ignoring
+                                           "augmented") are not shown */
 
   /* Filled by the run. */
   struct json_object *trace;            /* owned: array of call records */
@@ -67,5 +70,21 @@ void pc_run_ctx_clear(pc_run_ctx *ctx);
 int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
                const struct json_object *inputs,
                struct json_object **outputs, pc_error *err);
+
+/*
+ * pc_predict_choices - as pc_predict, for a call that asks for several
+ * completions (params "n"): *choices is a new array (json_object_put) of
+ * the parsed output objects of every completion that parsed, in choice
+ * order. When none parses, the fallback adapter is tried as pc_predict
+ * does, and failing that the call fails with PC_E_PARSE.
+ */
+int pc_predict_choices(pc_run_ctx *ctx, const pc_predictor *pred,
+                       const struct json_object *inputs,
+                       struct json_object **choices, pc_error *err);
+
+/* Non-zero when demo `demo` shows example `fields`: the same members with
+ * equal values, a demo's "augmented" member aside. Both borrowed. */
+int pc_demo_equals_example(const struct json_object *demo,
+                           const struct json_object *fields);
 
 #endif

@@ -8,6 +8,7 @@
 #include "file.h"
 #include "json_text.h"
 #include "lm_settings.h"
+#include "knn.h"
 #include "program.h"
 
 struct pc_program {
@@ -27,6 +28,7 @@ struct pc_program {
   pc_binding *outputs;      /* owned: n_outputs */
   size_t n_outputs;
   int outputs_given;        /* 1 when the file had "outputs" */
+  struct json_object *compile;  /* owned: the "compile" record, or NULL */
 };
 
 /* The state of one pc_program_from_json call. */
@@ -38,13 +40,14 @@ struct ld {
 
 static const char *const top_members[] = {
   "schema", "name", "description", "inputs", "modules", "flow", "outputs",
-  "state", NULL
+  "state", "compile", NULL
 };
 static const char *const module_members[] = {
   "type", "signature", "config", NULL
 };
 static const char *const step_members[] = {"call", "id", "inputs", NULL};
-static const char *const state_members[] = {"instructions", "demos", NULL};
+static const char *const state_members[] = {"instructions", "demos", "knn",
+                                            NULL};
 
 static int refresh_plugin_json(pc_predictor *p);
 
@@ -893,7 +896,7 @@ static int load_state_entry(struct ld *ld, const char *key,
   pc_predictor *p = find_predictor(prog, key);
   const pc_module *m;
   char where[PC_ERROR_MESSAGE_MAX];
-  struct json_object *ins, *demos, *copy = NULL;
+  struct json_object *ins, *demos, *knn, *copy = NULL;
   int rc;
 
   if (!p) {
@@ -911,7 +914,8 @@ static int load_state_entry(struct ld *ld, const char *key,
     return ld_fail(ld, PC_E_INVALID_ARG, "state.%s: expected an object",
                    key);
   snprintf(where, sizeof(where), "state.%s.", key);
-  rc = check_members(ld, v, where, state_members, "instructions or demos");
+  rc = check_members(ld, v, where, state_members,
+                     "instructions, demos or knn");
   if (rc)
     return rc;
   if (json_object_object_get_ex(v, "instructions", &ins)) {
@@ -937,6 +941,23 @@ static int load_state_entry(struct ld *ld, const char *key,
       return ld_nomem(ld);
     json_object_put(p->demos);
     p->demos = copy;
+  }
+  if (json_object_object_get_ex(v, "knn", &knn)) {
+    pc_knn_pool *pool = NULL;
+    pc_error e = PC_ERROR_INIT;
+
+    snprintf(where, sizeof(where), "%s: state.%s.knn", ld->origin, key);
+    rc = pc_knn_pool_new(knn, where, &pool, &e);
+    if (rc)
+      return pc_error_set(ld->err, rc, "%s", e.message);
+    if (copy_json(knn, &copy)) {
+      pc_knn_pool_free(pool);
+      return ld_nomem(ld);
+    }
+    json_object_put(p->knn);
+    pc_knn_pool_free(p->knn_pool);
+    p->knn = copy;
+    p->knn_pool = pool;
   }
   return PC_OK;
 }
@@ -1020,6 +1041,13 @@ int pc_program_from_json(const char *origin, const struct json_object *root,
     rc = load_outputs(&ld, outputs);
   if (!rc && json_object_object_get_ex(root, "state", &v))
     rc = load_state(&ld, v);
+  if (!rc && json_object_object_get_ex(root, "compile", &v)) {
+    if (!json_object_is_type(v, json_type_object))
+      rc = pc_error_set(err, PC_E_INVALID_ARG, "%s: compile: expected an "
+                        "object", ld.origin);
+    else if (copy_json(v, &prog->compile))
+      rc = ld_nomem(&ld);
+  }
   for (size_t i = 0; !rc && i < prog->n_predictors; i++)
     if (refresh_plugin_json(&prog->predictors[i]))
       rc = ld_nomem(&ld);
@@ -1061,6 +1089,7 @@ void pc_program_free(pc_program *prog)
     pc_free(st->id);
   }
   pc_free(prog->steps);
+  json_object_put(prog->compile);
   for (i = 0; i < prog->n_outputs; i++)
     binding_clear(&prog->outputs[i]);
   pc_free(prog->outputs);
@@ -1071,6 +1100,8 @@ void pc_program_free(pc_program *prog)
     pc_signature_free(p->signature);
     pc_free(p->signature_plugin_json);
     json_object_put(p->demos);
+    json_object_put(p->knn);
+    pc_knn_pool_free(p->knn_pool);
   }
   pc_free(prog->predictors);
   for (i = 0; i < prog->n_modules; i++) {
@@ -1212,7 +1243,7 @@ static int state_to_json(const pc_program *prog, struct json_object *root)
                          p->module->signature->instructions) != 0;
     int has_demos = json_object_array_length(p->demos) > 0;
 
-    if (!changed && !has_demos)
+    if (!changed && !has_demos && !p->knn)
       continue;
     if (!state && !(state = json_object_new_object()))
       goto out;
@@ -1225,6 +1256,8 @@ static int state_to_json(const pc_program *prog, struct json_object *root)
       goto out;
     if (has_demos && (copy_json(p->demos, &copy) ||
                       put_new(entry, "demos", copy)))
+      goto out;
+    if (p->knn && (copy_json(p->knn, &copy) || put_new(entry, "knn", copy)))
       goto out;
   }
   rc = PC_OK;
@@ -1273,6 +1306,10 @@ struct json_object *pc_program_to_json(const pc_program *prog)
     goto fail;
   if (state_to_json(prog, root))
     goto fail;
+  if (prog->compile) {
+    if (copy_json(prog->compile, &v) || put_member(root, "compile", v))
+      goto fail;
+  }
   return root;
 
 fail:
@@ -1578,4 +1615,21 @@ fail:
   pc_signature_free(sig);
   json_object_put(copy);
   return rc;
+}
+
+int pc_program_set_compile_record(pc_program *prog,
+                                  const struct json_object *record)
+{
+  struct json_object *copy = NULL;
+
+  if (record && copy_json(record, &copy))
+    return PC_E_NOMEM;
+  json_object_put(prog->compile);
+  prog->compile = copy;
+  return PC_OK;
+}
+
+const struct json_object *pc_program_compile_record(const pc_program *prog)
+{
+  return prog->compile;
 }

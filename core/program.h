@@ -55,6 +55,10 @@ typedef struct pc_predictor {
   struct json_object *demos;   /* owned: JSON array of objects, never NULL */
   struct json_object *config;  /* borrowed from the module: NULL if none */
   pc_module *module;           /* borrowed: the module that owns it */
+  struct json_object *knn;     /* owned: the "knn" state (KNNFewShot's
+                                  demo pool and retrieval settings), or
+                                  NULL */
+  struct pc_knn_pool *knn_pool;  /* owned: knn indexed, or NULL */
 } pc_predictor;
 
 struct pc_module {
@@ -205,5 +209,16 @@ int pc_program_outputs(const pc_program *prog,
 int pc_program_set_state(pc_program *prog, const char *path,
                          const char *instructions,
                          const struct json_object *demos);
+
+/*
+ * The "compile" record: what produced the program's state (optimizer id,
+ * version and settings, seed, scores), written by `promptc compile` and
+ * kept verbatim through load and save. set deep-copies `record` (NULL
+ * removes it); PC_E_NOMEM on failure. The getter's object is borrowed
+ * (NULL when absent).
+ */
+int pc_program_set_compile_record(pc_program *prog,
+                                  const struct json_object *record);
+const struct json_object *pc_program_compile_record(const pc_program *prog);
 
 #endif

@@ -36,6 +36,7 @@ struct pc_runtime {
   struct pc_rt_adapter adapters[MAX_ADAPTERS];
   size_t n_adapters;
   pc_usage usage;
+  pc_usage role_usage[PC_ROLE_COUNT];
   char **history;           /* owned ring of record texts */
   size_t history_cap, history_len, history_next;
 };
@@ -51,6 +52,17 @@ void pc_usage_add(pc_usage *into, const pc_usage *u)
   into->prompt_tokens += u->prompt_tokens;
   into->completion_tokens += u->completion_tokens;
   into->latency_ms += u->latency_ms;
+}
+
+void pc_usage_sub(pc_usage *from, const pc_usage *u)
+{
+  from->calls -= u->calls;
+  from->provider_calls -= u->provider_calls;
+  from->cache_hits -= u->cache_hits;
+  from->fallbacks -= u->fallbacks;
+  from->prompt_tokens -= u->prompt_tokens;
+  from->completion_tokens -= u->completion_tokens;
+  from->latency_ms -= u->latency_ms;
 }
 
 struct json_object *pc_usage_to_json(const pc_usage *u)
@@ -324,10 +336,12 @@ int pc_rt_adapter_parse(pc_rt_adapter *a, const char *sig_json,
 
 /* ---- counters and history ---------------------------------------------- */
 
-void pc_runtime_count(pc_runtime *rt, const pc_usage *u)
+void pc_runtime_count(pc_runtime *rt, int role, const pc_usage *u)
 {
   pthread_mutex_lock(&rt->lock);
   pc_usage_add(&rt->usage, u);
+  if (role >= 0 && role < PC_ROLE_COUNT)
+    pc_usage_add(&rt->role_usage[role], u);
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -335,6 +349,13 @@ void pc_runtime_usage(pc_runtime *rt, pc_usage *out)
 {
   pthread_mutex_lock(&rt->lock);
   *out = rt->usage;
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pc_runtime_role_usage(pc_runtime *rt, pc_usage out[PC_ROLE_COUNT])
+{
+  pthread_mutex_lock(&rt->lock);
+  memcpy(out, rt->role_usage, sizeof(rt->role_usage));
   pthread_mutex_unlock(&rt->lock);
 }
 

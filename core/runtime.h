@@ -37,6 +37,9 @@ typedef struct pc_usage {
 
 /* into += u, member by member. */
 void pc_usage_add(pc_usage *into, const pc_usage *u);
+/* from -= u, member by member (from is a later reading of the same
+ * counters, so nothing goes below zero). */
+void pc_usage_sub(pc_usage *from, const pc_usage *u);
 
 /* {"calls", "provider_calls", "cache_hits", "fallbacks", "prompt_tokens",
  * "completion_tokens"} as a new object (NULL on OOM). */
@@ -108,8 +111,10 @@ int pc_runtime_check_program(pc_runtime *rt, const struct pc_program *prog,
                              pc_error *err);
 
 /* Add a run's usage to the runtime's totals; read the totals. */
-void pc_runtime_count(pc_runtime *rt, const pc_usage *u);
+void pc_runtime_count(pc_runtime *rt, int role, const pc_usage *u);
 void pc_runtime_usage(pc_runtime *rt, pc_usage *out);
+/* The same, per LM role (PC_ROLE_*): out has PC_ROLE_COUNT entries. */
+void pc_runtime_role_usage(pc_runtime *rt, pc_usage out[PC_ROLE_COUNT]);
 
 /* Remember one call record (copied as text) in the history ring. */
 void pc_runtime_remember(pc_runtime *rt, const struct json_object *record);

@@ -28,6 +28,8 @@ int cmd_plugins(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 /* Print "promptc: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PC_PRINTF(1, 2);
@@ -105,6 +107,21 @@ typedef struct cli_session {
 int cli_session_open(const char *program, const cli_run_opts *o,
                      cli_session *s);
 void cli_session_close(cli_session *s);
+
+/* Load the dataset at `path` with its input keys: `inputs` (a comma
+ * list, NULL: the program's inputs), so a row that lacks one is reported
+ * with file:line. Prints what fails, naming the option `what`; an empty
+ * dataset is an error. On PC_EXIT_OK *ds owns the dataset. */
+struct pc_dataset;
+struct pc_metric;
+int cli_load_dataset(const char *path, const char *inputs,
+                     const struct pc_program *prog, int skip_malformed,
+                     const char *what, struct pc_dataset **ds);
+
+/* Open the metric `metric` ("NAME[:FIELD]", NULL: the config's), printing
+ * what fails with `cmd` as the prefix. On PC_EXIT_OK *m owns it. */
+int cli_open_metric(const char *metric, const cli_session *s,
+                    const char *cmd, struct pc_metric **m);
 
 /* The exit status for an error code from a program run: 1 for run
  * failures (parse, LM, cancelled), 3 for bad input, 4 for environment

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dataset.h"
+#include "metric.h"
 #include "program.h"
 #include "runtime.h"
 
@@ -106,4 +108,92 @@ void cli_session_close(cli_session *s)
   pc_config_free(s->cfg);
   pc_program_free(s->prog);
   memset(s, 0, sizeof(*s));
+}
+
+/* The dataset, with its input keys: --inputs, else the program's inputs,
+ * so a row that lacks one is reported with file:line at load time. */
+int cli_load_dataset(const char *path, const char *inputs,
+                     const pc_program *prog, int skip_malformed,
+                     const char *what, pc_dataset **ds)
+{
+  pc_dataset_opts dopts;
+  pc_error err = PC_ERROR_INIT;
+  const char *prog_keys[64];
+  char **keys = NULL;
+  size_t n_keys = 0;
+  int rc;
+
+  memset(&dopts, 0, sizeof(dopts));
+  if (inputs) {
+    if (pc_dataset_parse_keys(inputs, &keys, &n_keys, &err))
+      return cli_fail(PC_EXIT_USAGE, &err, "--inputs");
+    for (size_t i = 0; i < pc_program_n_inputs(prog); i++) {
+      const char *need = pc_program_input(prog, i);
+      size_t k = 0;
+
+      while (k < n_keys && strcmp(keys[k], need) != 0)
+        k++;
+      if (k == n_keys) {
+        cli_error("--inputs: the program also needs the input '%s'", need);
+        pc_dataset_keys_free(keys, n_keys);
+        return PC_EXIT_USAGE;
+      }
+    }
+    dopts.input_keys = (const char *const *)keys;
+    dopts.n_input_keys = n_keys;
+  } else {
+    n_keys = pc_program_n_inputs(prog);
+    if (n_keys > 64) {
+      cli_error("%s: the program has %zu inputs; name them with --inputs",
+                what, n_keys);
+      return PC_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < n_keys; i++)
+      prog_keys[i] = pc_program_input(prog, i);
+    dopts.input_keys = prog_keys;
+    dopts.n_input_keys = n_keys;
+    n_keys = 0;
+  }
+  dopts.skip_malformed = skip_malformed;
+  rc = pc_dataset_load(path, &dopts, ds, &err);
+  pc_dataset_keys_free(keys, n_keys);
+  if (rc)
+    return cli_fail(PC_EXIT_INPUT, &err, what);
+  for (size_t i = 0; i < (*ds)->n_skipped; i++)
+    cli_error("warning: %s:%zu: skipped: %s", path,
+              (*ds)->skipped[i].line, (*ds)->skipped[i].reason);
+  if ((*ds)->n_rows == 0) {
+    cli_error("%s: %s: no examples", what, path);
+    pc_dataset_free(*ds);
+    *ds = NULL;
+    return PC_EXIT_INPUT;
+  }
+  return PC_EXIT_OK;
+}
+
+int cli_open_metric(const char *metric, const cli_session *s,
+                    const char *cmd, pc_metric **m)
+{
+  struct json_object *spec = NULL;
+  pc_error err = PC_ERROR_INIT;
+  int rc;
+
+  if (metric) {
+    if (pc_config_metric_spec(metric, "--metric", &spec, &err))
+      return cli_fail(PC_EXIT_USAGE, &err, cmd);
+  } else if (s->cfg->metric) {
+    spec = json_object_get(s->cfg->metric);
+  } else {
+    cli_error("%s: no metric: give --metric NAME[:FIELD] or \"metric\" in "
+              "the config (see `promptc plugins list` for metrics)", cmd);
+    return PC_EXIT_USAGE;
+  }
+  rc = pc_metric_open(s->reg, spec, m, &err);
+  json_object_put(spec);
+  if (rc == PC_E_INVALID_ARG && !metric)
+    return cli_fail(PC_EXIT_INPUT, &err, s->cfg->path);  /* the config's */
+  if (rc)
+    return cli_fail(rc == PC_E_INVALID_ARG ? PC_EXIT_USAGE : PC_EXIT_ENV,
+                    &err, "--metric");
+  return PC_EXIT_OK;
 }

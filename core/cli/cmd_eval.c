@@ -138,93 +138,6 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
   return PC_EXIT_OK;
 }
 
-/* The dataset, with its input keys: --inputs, else the program's inputs,
- * so a row that lacks one is reported with file:line at load time. */
-static int load_data(const struct eval_args *a, const pc_program *prog,
-                     pc_dataset **ds)
-{
-  pc_dataset_opts dopts;
-  pc_error err = PC_ERROR_INIT;
-  const char *prog_keys[64];
-  char **keys = NULL;
-  size_t n_keys = 0;
-  int rc;
-
-  memset(&dopts, 0, sizeof(dopts));
-  if (a->inputs) {
-    if (pc_dataset_parse_keys(a->inputs, &keys, &n_keys, &err))
-      return cli_fail(PC_EXIT_USAGE, &err, "--inputs");
-    for (size_t i = 0; i < pc_program_n_inputs(prog); i++) {
-      const char *need = pc_program_input(prog, i);
-      size_t k = 0;
-
-      while (k < n_keys && strcmp(keys[k], need) != 0)
-        k++;
-      if (k == n_keys) {
-        cli_error("--inputs: the program also needs the input '%s'", need);
-        pc_dataset_keys_free(keys, n_keys);
-        return PC_EXIT_USAGE;
-      }
-    }
-    dopts.input_keys = (const char *const *)keys;
-    dopts.n_input_keys = n_keys;
-  } else {
-    n_keys = pc_program_n_inputs(prog);
-    if (n_keys > 64) {
-      cli_error("eval: the program has %zu inputs; name them with --inputs",
-                n_keys);
-      return PC_EXIT_USAGE;
-    }
-    for (size_t i = 0; i < n_keys; i++)
-      prog_keys[i] = pc_program_input(prog, i);
-    dopts.input_keys = prog_keys;
-    dopts.n_input_keys = n_keys;
-    n_keys = 0;
-  }
-  dopts.skip_malformed = a->skip_malformed;
-  rc = pc_dataset_load(a->data, &dopts, ds, &err);
-  pc_dataset_keys_free(keys, n_keys);
-  if (rc)
-    return cli_fail(PC_EXIT_INPUT, &err, "data");
-  for (size_t i = 0; i < (*ds)->n_skipped; i++)
-    cli_error("warning: %s:%zu: skipped: %s", a->data,
-              (*ds)->skipped[i].line, (*ds)->skipped[i].reason);
-  if ((*ds)->n_rows == 0) {
-    cli_error("data: %s: no examples to evaluate", a->data);
-    pc_dataset_free(*ds);
-    *ds = NULL;
-    return PC_EXIT_INPUT;
-  }
-  return PC_EXIT_OK;
-}
-
-static int open_metric(const struct eval_args *a, const cli_session *s,
-                       pc_metric **m)
-{
-  struct json_object *spec = NULL;
-  pc_error err = PC_ERROR_INIT;
-  int rc;
-
-  if (a->metric) {
-    if (pc_config_metric_spec(a->metric, "--metric", &spec, &err))
-      return cli_fail(PC_EXIT_USAGE, &err, "eval");
-  } else if (s->cfg->metric) {
-    spec = json_object_get(s->cfg->metric);
-  } else {
-    cli_error("eval: no metric: give --metric NAME[:FIELD] or \"metric\" in "
-              "the config (see `promptc plugins list` for metrics)");
-    return PC_EXIT_USAGE;
-  }
-  rc = pc_metric_open(s->reg, spec, m, &err);
-  json_object_put(spec);
-  if (rc == PC_E_INVALID_ARG && !a->metric)
-    return cli_fail(PC_EXIT_INPUT, &err, s->cfg->path);  /* the config's */
-  if (rc)
-    return cli_fail(rc == PC_E_INVALID_ARG ? PC_EXIT_USAGE : PC_EXIT_ENV,
-                    &err, "--metric");
-  return PC_EXIT_OK;
-}
-
 /* One --results line per reported example, in dataset order. */
 static int write_results(const char *path, const pc_dataset *ds,
                          const pc_eval_result *r)
@@ -393,9 +306,10 @@ int cmd_eval(int argc, char **argv)
   status = cli_session_open(argv[optind], &a.ro, &s);
   if (status != PC_EXIT_OK)
     return status;
-  status = load_data(&a, s.prog, &ds);
+  status = cli_load_dataset(a.data, a.inputs, s.prog, a.skip_malformed,
+                            "data", &ds);
   if (status == PC_EXIT_OK)
-    status = open_metric(&a, &s, &metric);
+    status = cli_open_metric(a.metric, &s, "eval", &metric);
   if (status != PC_EXIT_OK)
     goto out;
   if (pc_dataset_hash(ds, hash)) {

@@ -12,6 +12,8 @@ static const struct {
 } commands[] = {
   {"run", cmd_run, "run a program on one input and print its outputs"},
   {"eval", cmd_eval, "score a program on a dataset with a metric"},
+  {"compile", cmd_compile, "optimize a program's prompts and demos"},
+  {"history", cmd_history, "list compile runs, show one's trials"},
   {"inspect", cmd_inspect, "print the exact messages a module would send"},
   {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
 };

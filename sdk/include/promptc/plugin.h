@@ -610,6 +610,8 @@ typedef struct pc_metric_iface {
 #define PC_EVAL_FEEDBACK 2u     /* ask the metric for feedback text */
 #define PC_EVAL_NO_METRIC 4u    /* run only; do not score */
 #define PC_EVAL_TEACHER 8u      /* run with the teacher_lm role */
+#define PC_EVAL_EXCLUDE_SELF 16u /* hide from every predictor the demos
+                                   equal to the example being run */
 
 typedef struct pc_eval_request {
   pc_abi_header hdr;
