@@ -6,7 +6,8 @@
  * Exit statuses (docs/cli.md): 0 success, 1 the command ran and failed
  * (a parse error, a refused plugin, an LM call that failed), 2 usage
  * error, 3 bad input files (program, config, dataset), 4 plugin or
- * environment problem, 5 an evaluation stopped at max_errors.
+ * environment problem, 5 an evaluation stopped at max_errors, 6 a
+ * compile interrupted by Ctrl-C (resumable).
  */
 #ifndef PC_CLI_H
 #define PC_CLI_H
@@ -23,6 +24,7 @@
 #define PC_EXIT_INPUT 3
 #define PC_EXIT_ENV 4
 #define PC_EXIT_ABORTED 5
+#define PC_EXIT_INTERRUPTED 6  /* stopped by Ctrl-C; resumable */
 
 int cmd_plugins(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -386,6 +386,12 @@ static struct json_object *run_spec(const struct compile_args *a,
       put_abs(o, "output", a->output) || put_str(o, "inputs", a->inputs) ||
       put_str(o, "metric", a->metric) ||
       put_str(o, "optimizer", a->optimizer) ||
+      put_str(o, "adapter", a->ro.adapter) ||
+      put_abs(o, "cache", a->ro.cache) ||
+      json_object_object_add(o, "no_cache",
+                             json_object_new_boolean(a->ro.no_cache)) ||
+      json_object_object_add(o, "threads",
+                             json_object_new_int(a->ro.threads)) ||
       json_object_object_add(o, "seed", a->has_seed
                                ? json_object_new_int64((int64_t)a->seed)
                                : NULL) ||
@@ -438,6 +444,16 @@ static int args_from_run(struct json_object *run, struct compile_args *a,
   a->inputs = spec_str(spec, "inputs");
   a->metric = spec_str(spec, "metric");
   a->optimizer = spec_str(spec, "optimizer");
+  a->ro.adapter = spec_str(spec, "adapter");
+  /* The cache and thread count as first given, unless given again: the
+   * same cache is what lets the in-flight request's calls be reused. */
+  if (!a->ro.cache && !a->ro.no_cache) {
+    a->ro.cache = spec_str(spec, "cache");
+    if (json_object_object_get_ex(spec, "no_cache", &v))
+      a->ro.no_cache = json_object_get_boolean(v);
+  }
+  if (!a->ro.threads && json_object_object_get_ex(spec, "threads", &v))
+    a->ro.threads = json_object_get_int(v);
   if (json_object_object_get_ex(spec, "seed", &v) && v) {
     a->has_seed = 1;
     a->seed = (uint64_t)json_object_get_int64(v);
@@ -973,7 +989,7 @@ static int run_compile(struct ctx *x, double t0)
     cli_error("compile: interrupted; nothing written. Continue with "
               "`promptc compile --resume %s%s%s`", x->run_id,
               x->a.runs ? " --runs " : "", x->a.runs ? x->a.runs : "");
-    return 6;
+    return PC_EXIT_INTERRUPTED;
   }
   rc = pc_compile_apply_state(x->s.prog, x->res.state, &x->compiled, &err);
   if (rc)
@@ -1069,6 +1085,8 @@ int cmd_compile(int argc, char **argv)
   sigaction(SIGINT, &sa, &old);
   status = run_compile(&x, t0);
   sigaction(SIGINT, &old, NULL);
+  if (status != PC_EXIT_OK && status != PC_EXIT_INTERRUPTED)
+    finish_run(&x, "failed", NULL);
 out:
   pc_program_free(x.compiled);
   pc_compile_result_clear(&x.res);

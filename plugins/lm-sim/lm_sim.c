@@ -648,10 +648,12 @@ static int sim_complete(void *inst, const pc_lm_request *req,
   pc__sim_buf_init(&text, h);
   pc__sim_buf_init(&sample, h);
   rc = plan_call(s, &r, &plan, err);
-  if (!rc)
-    rc = log_call(s, plan.item, plan.kind, r.adapter, err);
+  /* The latency first: a call cut off while "in flight" was never
+   * answered, so it is not logged as made. */
   if (!rc)
     rc = simulate_latency(s, call, err);
+  if (!rc)
+    rc = log_call(s, plan.item, plan.kind, r.adapter, err);
   for (i = 0; !rc && i < n; i++) {
     if (h->host->is_cancelled(h->host->ctx, call)) {
       rc = pc__sim_error(err, PC_E_CANCELLED, WHO ": cancelled");
