@@ -234,7 +234,8 @@ static void fold_terms(uint32_t *ids, size_t n, uint32_t *tf,
 {
   size_t i, m = 0;
 
-  qsort(ids, n, sizeof(*ids), cmp_u32);
+  if (n > 1)
+    qsort(ids, n, sizeof(*ids), cmp_u32);
   for (i = 0; i < n; i++) {
     if (m && ids[m - 1] == ids[i]) {
       tf[m - 1]++;
@@ -277,6 +278,8 @@ static int pairs_add(pairs *p, const uint32_t *ids, const uint32_t *tf,
 {
   size_t cap = p->cap;
 
+  if (!n)
+    return PC_OK;
   if (grow((void **)&p->term, &cap, p->n + n, sizeof(*p->term)))
     return PC_E_NOMEM;
   cap = p->cap;

@@ -61,7 +61,7 @@ typedef struct pc_knn pc_knn;
  * index keeps no pointer to them) with vectorizer "tfidf" or "bm25".
  *
  * On success *out owns a new index (pc_knn_free). Errors: PC_E_INVALID_ARG
- * (an unknown vectorizer, a NULL document, more than 2^31 documents or
+ * (an unknown vectorizer, a NULL document, 2^31 or more documents or
  * distinct terms), PC_E_NOMEM; *out is then NULL. Zero documents make an
  * index that finds nothing.
  */

@@ -649,7 +649,7 @@ static void test_state_with_bad_member_is_refused(void)
 {
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'instruction': 'x'}}}",
                  "prog.json: state.m.instruction: unknown member (expected "
-                 "instructions or demos)");
+                 "instructions, demos or knn)");
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'demos': [{}, 1]}}}",
                  "prog.json: state.m.demos[1]: expected an object");
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'instructions': 7}}}",
