@@ -751,6 +751,42 @@ static void test_round_trip_gives_the_same_bytes(void)
   pc_program_free(prog);
 }
 
+/* What `promptc compile` writes (state with demos and a knn pool, and a
+ * compile record) loads, saves and loads again to the same bytes. */
+static void test_compiled_program_round_trips(void)
+{
+  pc_program *prog = NULL, *again = NULL;
+  pc_error err = PC_ERROR_INIT;
+  struct json_object *root = NULL;
+  char *first, *second;
+
+  CU_ASSERT_EQUAL_FATAL(load_quoted(HEAD ONE_MODULE ", 'state': {'m': {"
+    "'instructions': 'Answer briefly.', 'demos': [{'question': 'q1', "
+    "'context': 'c1', 'answer': 'a1', 'augmented': true}], "
+    "'knn': {'k': 2, 'vectorizer': 'bm25', 'input_keys': ['question', "
+    "'context'], 'pool': [{'question': 'q2', 'context': 'c2', "
+    "'answer': 'a2'}]}}}, 'compile': {'optimizer': {'name': 'knn', "
+    "'settings': {'k': 2}}, 'seed': 9, 'baseline': {'score': 41.0}}}",
+    &prog, &err), PC_OK);
+  first = program_text(prog);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+  CU_ASSERT_PTR_NOT_NULL(strstr(first, "\"compile\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(first, "\"knn\""));
+  CU_ASSERT_PTR_NOT_NULL(pc_program_compile_record(prog));
+  CU_ASSERT_EQUAL_FATAL(pc_json_parse(first, strlen(first),
+                                      PC_JSON_PARSE_STRICT, &root, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_program_from_json(NULL, root, &again, &err),
+                        PC_OK);
+  second = program_text(again);
+  PC_ASSERT_STR_EQ(second, first);
+  pc_free(first);
+  pc_free(second);
+  json_object_put(root);
+  pc_program_free(again);
+  pc_program_free(prog);
+}
+
 static void test_save_twice_gives_identical_files(void)
 {
   pc_program *prog = load_fixture(SUPPORT), *again = NULL;
@@ -1089,6 +1125,7 @@ static CU_TestInfo program_tests[] = {
   {"round trip gives the same bytes", test_round_trip_gives_the_same_bytes},
   {"save twice gives identical files",
    test_save_twice_gives_identical_files},
+  {"a compiled program round trips", test_compiled_program_round_trips},
   {"state is written only when it differs",
    test_state_is_written_only_when_it_differs},
   {"save failure names the path", test_save_failure_names_the_path},
