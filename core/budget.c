@@ -97,8 +97,9 @@ static const char *exhausted_locked(const pc_budget *b, uint64_t now_ns,
   if (b->caps.max_cost > 0 && !isnan(s.cost) &&
       (strict ? s.cost > b->caps.max_cost : s.cost >= b->caps.max_cost))
     return "max_cost";
-  /* Time is never "exactly" at its cap: reaching it is enough. */
-  if (over_i(s.elapsed_ms, b->caps.max_time_ms, 0))
+  /* Time stops the next piece of work, never the answer to one that has
+   * finished, so the strict check (after a batch) leaves it out. */
+  if (!strict && over_i(s.elapsed_ms, b->caps.max_time_ms, 0))
     return "max_time";
   return NULL;
 }

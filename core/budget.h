@@ -52,10 +52,11 @@ void pc_budget_total(pc_budget *b, uint64_t now_ns, pc_budget_spent *out);
 
 /* The name of the first cap reached at `now_ns` ("max_calls",
  * "max_tokens", "max_cost", "max_time"), or NULL while there is room.
- * With `strict`, a counted cap is reached only once it is exceeded (used
- * after a batch: spending exactly the cap is allowed); without, once it
- * is reached (used before starting more work). Time is reached at its
- * cap either way. Static string. */
+ * With `strict`, a counted cap is reached only once it is exceeded, and
+ * time is not looked at (used after a batch: spending exactly the cap is
+ * allowed, and the clock stops the next request, not the answer to one
+ * that has finished); without, a cap is reached at its value (used before
+ * starting more work). Static string. */
 const char *pc_budget_exhausted(pc_budget *b, uint64_t now_ns, int strict);
 
 /* One line describing how cap `cap` was reached into buf: "max_calls 100

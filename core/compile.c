@@ -102,8 +102,8 @@ static void refresh_budget(struct cc *c)
   pc_budget_set_live(c->budget, calls, tokens, usage_cost(c, u));
 }
 
-/* Before starting work: PC_E_BUDGET (with the cap's description) when a
- * cap has been reached. */
+/* PC_E_BUDGET (with the cap's description) when a cap has been reached
+ * (before starting work) or, `strict`, exceeded (after a batch). */
 static int check_budget(struct cc *c, int strict, pc_error *err)
 {
   const char *cap;
@@ -111,9 +111,7 @@ static int check_budget(struct cc *c, int strict, pc_error *err)
 
   refresh_budget(c);
   cap = pc_budget_exhausted(c->budget, now_ns(), strict);
-  /* After a batch only the counted caps apply: the clock stops the next
-   * request, not the answer of one that has finished. */
-  if (!cap || (strict && !strcmp(cap, "max_time")))
+  if (!cap)
     return PC_OK;
   pc_budget_describe(c->budget, cap, now_ns(), why, sizeof(why));
   c->res->stopped_by = cap;
@@ -121,10 +119,21 @@ static int check_budget(struct cc *c, int strict, pc_error *err)
   return pc_error_set(err, PC_E_BUDGET, "budget: %s", why);
 }
 
+static int cancelled(void)
+{
+  const pc_host_api *h = pc_host_api_get();
+
+  return h->is_cancelled(h->ctx, NULL) != 0;
+}
+
+/* Start one more example? Not once the user cancelled or a cap is
+ * reached. */
 static int admit(void *ctx)
 {
   struct cc *c = ctx;
 
+  if (cancelled())
+    return 0;
   refresh_budget(c);
   return pc_budget_exhausted(c->budget, now_ns(), 0) == NULL;
 }
@@ -673,19 +682,15 @@ static int c_evaluate(void *ctx, const pc_eval_request *req, pc_json **out,
   if (rc)
     goto out;
   account(c, after, r->n_runs, r->n_metric_calls);
-  if (r->refused) {
-    rc = check_budget(c, 0, err);
-    if (!rc)  /* refused, then the clock moved on: still a stop */
-      rc = pc_error_set(err, PC_E_BUDGET, "budget: reached during a batch");
-    goto out;
-  }
-  if ((rc = check_budget(c, 1, err)))
-    goto out;
-  if (pc_host_api_get()->is_cancelled(pc_host_api_get()->ctx, NULL)) {
+  if (cancelled()) {
     c->res->stopped_by = "cancelled";
     rc = pc_error_set(err, PC_E_CANCELLED, "compile cancelled");
     goto out;
   }
+  /* A batch cut short by admit() stops the search; a whole one stops it
+   * only if it went past a cap. */
+  if ((rc = check_budget(c, !r->refused, err)))
+    goto out;
   if (!(answer = eval_answer(ds, r, eo.keep_traces))) {
     rc = pc_error_set(err, PC_E_NOMEM, "evaluate: out of memory");
     goto out;
