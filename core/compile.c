@@ -138,35 +138,6 @@ static int admit(void *ctx)
   return pc_budget_exhausted(c->budget, now_ns(), 0) == NULL;
 }
 
-/* Usage as logged with an answer, so a replay counts what was spent. */
-static struct json_object *usage_json(const pc_usage *u)
-{
-  struct json_object *o = pc_usage_to_json(u);
-
-  if (o && put(o, "latency_ms", json_object_new_double(u->latency_ms))) {
-    json_object_put(o);
-    return NULL;
-  }
-  return o;
-}
-
-static void usage_from_json(const struct json_object *o, pc_usage *u)
-{
-  struct json_object *v;
-
-  memset(u, 0, sizeof(*u));
-#define GET(name, conv) \
-  if (json_object_object_get_ex(o, #name, &v)) u->name = conv(v)
-  GET(calls, (uint64_t)json_object_get_int64);
-  GET(provider_calls, (uint64_t)json_object_get_int64);
-  GET(cache_hits, (uint64_t)json_object_get_int64);
-  GET(fallbacks, (uint64_t)json_object_get_int64);
-  GET(prompt_tokens, json_object_get_int64);
-  GET(completion_tokens, json_object_get_int64);
-  GET(latency_ms, json_object_get_double);
-#undef GET
-}
-
 /* ---- the replay log ------------------------------------------------------ */
 
 /* The request's digest: sha256 of its canonical JSON. */
@@ -237,7 +208,7 @@ static int replay(struct cc *c, const char *sha, struct json_object **answer,
     goto out;
   }
   for (int r = 0; r < PC_ROLE_COUNT; r++) {
-    usage_from_json(json_object_array_get_idx(u, (size_t)r), &delta[r]);
+    pc_usage_from_json(json_object_array_get_idx(u, (size_t)r), &delta[r]);
     spent.calls += (int64_t)delta[r].calls;
     spent.tokens += delta[r].prompt_tokens + delta[r].completion_tokens;
   }
@@ -280,7 +251,7 @@ static int log_answer(struct cc *c, const char *sha,
       put(rec, "metric_calls", json_object_new_int64((int64_t)metric_calls)))
     goto out;
   for (int r = 0; r < PC_ROLE_COUNT; r++) {
-    struct json_object *one = usage_json(&delta[r]);
+    struct json_object *one = pc_usage_to_json(&delta[r]);
 
     if (!one || json_object_array_add(u, one) != 0) {
       json_object_put(one);
@@ -526,9 +497,6 @@ static struct json_object *eval_answer(const pc_dataset *ds,
                                        const pc_eval_result *r, int traces)
 {
   struct json_object *o = json_object_new_object(), *rows;
-  double pct = r->n_done ? round(100.0 * r->sum / (double)r->n_done * 100.0)
-                             / 100.0
-                         : 0.0;
 
   if (!o || put(o, "results", rows = json_object_new_array()))
     goto fail;
@@ -544,7 +512,7 @@ static struct json_object *eval_answer(const pc_dataset *ds,
       put(o, "n_errors", json_object_new_int64((int64_t)r->n_errors)) ||
       put(o, "sum", json_object_new_double(r->sum)) ||
       put(o, "mean", json_object_new_double(r->n_done ? r->mean : 0.0)) ||
-      put(o, "percent", json_object_new_double(pct)) ||
+      put(o, "percent", json_object_new_double(pc_eval_percent(r))) ||
       put(o, "stopped", json_object_new_boolean(r->stopped)))
     goto fail;
   return o;
@@ -1062,7 +1030,6 @@ int pc_compile_run(const pc_compile_opts *o, pc_compile_result *out,
   }
   refresh_budget(&c);
   pc_budget_total(c.budget, now_ns(), &out->spent);
-  out->cost = out->spent.cost;
 out:
   if (rc)
     pc_compile_result_clear(out);

@@ -63,8 +63,8 @@ typedef struct pc_compile_result {
   pc_usage proposal;           /* LM use of proposals (prompt, reflection) */
   uint64_t program_runs;
   uint64_t metric_calls;
-  double cost;                 /* USD; NAN when some price is unknown */
-  pc_budget_spent spent;
+  pc_budget_spent spent;       /* budget counters; spent.cost is USD, NAN
+                                  when some price is unknown */
 } pc_compile_result;
 
 /*

@@ -1,6 +1,7 @@
 /*
  * eval.c - parallel evaluation of a program on a dataset.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,4 +375,11 @@ void pc_eval_result_free(pc_eval_result *r)
     pc_free(r->slices[i].name);
   pc_free(r->slices);
   pc_free(r);
+}
+
+double pc_eval_percent(const pc_eval_result *r)
+{
+  if (!r->n_done)
+    return 0.0;
+  return round(100.0 * r->sum / (double)r->n_done * 100.0) / 100.0;
 }

@@ -125,6 +125,10 @@ int pc_eval_run(pc_runtime *rt, const pc_program *prog, const pc_dataset *ds,
 
 void pc_eval_result_free(pc_eval_result *r);  /* NULL is a no-op */
 
+/* DSPy's Evaluate score of the reported rows: round(100 * sum / n, 2),
+ * 0 when none was reported. */
+double pc_eval_percent(const pc_eval_result *r);
+
 /* The eval's kind name: "parse", "lm", "metric", "program" (static). */
 const char *pc_eval_error_kind_name(int kind);
 

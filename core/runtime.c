@@ -35,8 +35,7 @@ struct pc_runtime {
   pthread_mutex_t lock;     /* adapters, usage, history */
   struct pc_rt_adapter adapters[MAX_ADAPTERS];
   size_t n_adapters;
-  pc_usage usage;
-  pc_usage role_usage[PC_ROLE_COUNT];
+  pc_usage role_usage[PC_ROLE_COUNT];  /* every call, by LM role */
   char **history;           /* owned ring of record texts */
   size_t history_cap, history_len, history_next;
 };
@@ -63,6 +62,25 @@ void pc_usage_sub(pc_usage *from, const pc_usage *u)
   from->prompt_tokens -= u->prompt_tokens;
   from->completion_tokens -= u->completion_tokens;
   from->latency_ms -= u->latency_ms;
+}
+
+void pc_usage_from_json(const struct json_object *o, pc_usage *u)
+{
+  struct json_object *v;
+
+  memset(u, 0, sizeof(*u));
+  if (json_object_object_get_ex(o, "calls", &v))
+    u->calls = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "provider_calls", &v))
+    u->provider_calls = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "cache_hits", &v))
+    u->cache_hits = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "fallbacks", &v))
+    u->fallbacks = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "prompt_tokens", &v))
+    u->prompt_tokens = json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "completion_tokens", &v))
+    u->completion_tokens = json_object_get_int64(v);
 }
 
 struct json_object *pc_usage_to_json(const pc_usage *u)
@@ -338,17 +356,19 @@ int pc_rt_adapter_parse(pc_rt_adapter *a, const char *sig_json,
 
 void pc_runtime_count(pc_runtime *rt, int role, const pc_usage *u)
 {
+  if (role < 0 || role >= PC_ROLE_COUNT)
+    role = PC_ROLE_LM;
   pthread_mutex_lock(&rt->lock);
-  pc_usage_add(&rt->usage, u);
-  if (role >= 0 && role < PC_ROLE_COUNT)
-    pc_usage_add(&rt->role_usage[role], u);
+  pc_usage_add(&rt->role_usage[role], u);
   pthread_mutex_unlock(&rt->lock);
 }
 
 void pc_runtime_usage(pc_runtime *rt, pc_usage *out)
 {
+  memset(out, 0, sizeof(*out));
   pthread_mutex_lock(&rt->lock);
-  *out = rt->usage;
+  for (int r = 0; r < PC_ROLE_COUNT; r++)
+    pc_usage_add(out, &rt->role_usage[r]);
   pthread_mutex_unlock(&rt->lock);
 }
 

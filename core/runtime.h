@@ -45,6 +45,10 @@ void pc_usage_sub(pc_usage *from, const pc_usage *u);
  * "completion_tokens"} as a new object (NULL on OOM). */
 struct json_object *pc_usage_to_json(const pc_usage *u);
 
+/* The inverse of pc_usage_to_json: *u from such an object (absent members
+ * are 0; latency_ms, which the object does not carry, is 0). */
+void pc_usage_from_json(const struct json_object *o, pc_usage *u);
+
 typedef struct pc_runtime_opts {
   const pc_config *cfg;    /* borrowed; NULL = all defaults */
   const pc_registry *reg;  /* borrowed; must outlive the runtime */

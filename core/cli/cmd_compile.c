@@ -586,9 +586,7 @@ static int score_val(const cli_session *s, const pc_program *prog,
     pc_eval_result_free(r);
     return PC_EXIT_ABORTED;
   }
-  *pct = r->n_done ? round(100.0 * r->sum / (double)r->n_done * 100.0)
-                       / 100.0
-                   : 0.0;
+  *pct = pc_eval_percent(r);
   *n = r->n_done;
   if (usage)
     pc_usage_add(usage, &r->usage);
@@ -678,8 +676,8 @@ static struct json_object *usage_summary(const pc_compile_result *r)
     r->task.prompt_tokens + r->proposal.prompt_tokens));
   json_object_object_add(u, "completion_tokens", json_object_new_int64(
     r->task.completion_tokens + r->proposal.completion_tokens));
-  json_object_object_add(u, "cost", isnan(r->cost)
-                                      ? NULL : json_object_new_double(r->cost));
+  json_object_object_add(u, "cost", isnan(r->spent.cost)
+                              ? NULL : json_object_new_double(r->spent.cost));
   json_object_object_add(u, "requests", json_object_new_int64(r->requests));
   json_object_object_add(u, "replayed", json_object_new_int64(r->replayed));
   return u;
@@ -746,10 +744,10 @@ static void print_summary(const pc_optimizer *opt, const char *run_id,
          (long long)(r->task.prompt_tokens + r->proposal.prompt_tokens),
          (long long)(r->task.completion_tokens +
                      r->proposal.completion_tokens));
-  if (isnan(r->cost))
+  if (isnan(r->spent.cost))
     printf("cost      unknown (no price in the config for some LM)\n");
   else
-    printf("cost      $%.4f\n", r->cost);
+    printf("cost      $%.4f\n", r->spent.cost);
   printf("time      %.1f s\n", secs);
   if (r->replayed)
     printf("resumed   %lld of %lld requests answered from the run's log\n",
