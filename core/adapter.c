@@ -8,6 +8,7 @@
 #include "adapter.h"
 #include "alloc.h"
 #include "buf.h"
+#include "host.h"
 #include "json_text.h"
 
 /* Everything up to and including parse is ABI 1.0. */
@@ -192,22 +193,13 @@ int pc_adapter_format(pc_adapter *a, const pc_signature *sig,
   return rc;
 }
 
-static int sink_text(void *ctx, const char *text, size_t len)
-{
-  return pc_buf_append(ctx, text, len);
-}
-
 int pc_adapter_parse_json(pc_adapter *a, const char *sig_json,
                           size_t sig_len, const char *text, size_t len,
                           struct json_object **out, pc_error *err)
 {
   pc_buf result;
   pc_error perr = PC_ERROR_INIT;
-  pc_text_sink sink = {
-    .hdr = PC_ABI_HEADER_INIT(pc_text_sink),
-    .ctx = &result,
-    .write = sink_text,
-  };
+  pc_text_sink sink = pc_host_buf_sink(&result);
   pc_adapter_parse_request req = {
     .hdr = PC_ABI_HEADER_INIT(pc_adapter_parse_request),
   };

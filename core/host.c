@@ -147,6 +147,18 @@ static pc_json *json_wrap(struct json_object *o)
   return o ? (pc_json *)(void *)o : JSON_NULL_HANDLE;
 }
 
+static int buf_sink_write(void *ctx, const char *text, size_t len)
+{
+  return pc_buf_append(ctx, text, len) ? PC_E_NOMEM : PC_OK;
+}
+
+pc_text_sink pc_host_buf_sink(pc_buf *b)
+{
+  pc_text_sink sink = {PC_ABI_HEADER_INIT(pc_text_sink), b, buf_sink_write};
+
+  return sink;
+}
+
 pc_json *pc_host_json_wrap(struct json_object *o)
 {
   return json_wrap(o);

@@ -28,6 +28,11 @@ void pc_host_cancel_all(void);
 struct json_object;
 pc_json *pc_host_json_wrap(struct json_object *o);
 
+/* A text sink that appends what a plugin writes to `b` (borrowed; it must
+ * outlive the sink's use). A write that does not fit is PC_E_NOMEM. */
+struct pc_buf;
+pc_text_sink pc_host_buf_sink(struct pc_buf *b);
+
 /* The stateless keyed generator behind rng_u64, for core's own use. */
 uint64_t pc_rng_u64(uint64_t seed, const char *purpose, uint64_t index,
                     uint64_t draw);

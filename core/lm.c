@@ -87,11 +87,6 @@ out:
   return rc;
 }
 
-static int sink_identity(void *ctx, const char *text, size_t len)
-{
-  return pc_buf_append(ctx, text, len);
-}
-
 int pc_lm_open(const pc_registry *reg, const char *role,
                const struct json_object *role_cfg, const char *base_dir,
                pc_lm **out, pc_error *err)
@@ -101,10 +96,7 @@ int pc_lm_open(const pc_registry *reg, const char *role,
   pc_lm *lm = NULL;
   pc_buf cfg, ident;
   pc_error perr = PC_ERROR_INIT;
-  pc_text_sink sink = {
-    .hdr = PC_ABI_HEADER_INIT(pc_text_sink),
-    .write = sink_identity,
-  };
+  pc_text_sink sink = pc_host_buf_sink(&ident);
   int rc;
 
   *out = NULL;
@@ -169,7 +161,6 @@ int pc_lm_open(const pc_registry *reg, const char *role,
                        lm->plugin->info->id);
     goto fail;
   }
-  sink.ctx = &ident;
   if (lm->iface->identity) {
     rc = lm->iface->identity(lm->inst, &sink, &perr);
     if (rc) {

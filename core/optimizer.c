@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "host.h"
 #include "buf.h"
 #include "json_text.h"
 #include "optimizer.h"
@@ -93,11 +94,6 @@ const char *pc_optimizer_plugin_version(const pc_optimizer *o)
   return o->plugin->info->version;
 }
 
-static int sink_write(void *ctx, const char *text, size_t len)
-{
-  return pc_buf_append(ctx, text, len) ? PC_E_NOMEM : PC_OK;
-}
-
 /* Read what a plugin wrote to a text sink as a JSON object. */
 static int read_object(pc_optimizer *o, const char *what, const pc_buf *b,
                        struct json_object **out, pc_error *err)
@@ -120,13 +116,12 @@ int pc_optimizer_settings(pc_optimizer *o, struct json_object **out,
                           pc_error *err)
 {
   pc_buf b;
-  pc_text_sink sink = {PC_ABI_HEADER_INIT(pc_text_sink), NULL, sink_write};
+  pc_text_sink sink = pc_host_buf_sink(&b);
   pc_error perr = PC_ERROR_INIT;
   int rc;
 
   *out = NULL;
   pc_buf_init(&b, 0);
-  sink.ctx = &b;
   rc = o->iface->settings(o->inst, &sink, &perr);
   if (rc) {
     if (!perr.code)
@@ -143,7 +138,7 @@ int pc_optimizer_estimate(pc_optimizer *o, const struct json_object *info,
                           struct json_object **out, pc_error *err)
 {
   pc_buf in, b;
-  pc_text_sink sink = {PC_ABI_HEADER_INIT(pc_text_sink), NULL, sink_write};
+  pc_text_sink sink = pc_host_buf_sink(&b);
   pc_error perr = PC_ERROR_INIT;
   int rc;
 
@@ -153,7 +148,6 @@ int pc_optimizer_estimate(pc_optimizer *o, const struct json_object *info,
                         "no estimate", o->name, o->plugin->info->id);
   pc_buf_init(&in, 0);
   pc_buf_init(&b, 0);
-  sink.ctx = &b;
   if (pc_json_write(info, PC_JSON_TEXT_COMPACT, &in)) {
     rc = pc_error_set(err, PC_E_NOMEM, "optimizer %s: out of memory",
                       o->name);
