@@ -608,9 +608,6 @@ static int c_evaluate(void *ctx, const pc_eval_request *req, pc_json **out,
       indices[i] = (size_t)req->indices[i];
     }
   }
-  rc = apply_state_json(c->start_json, state, &cand, err);
-  if (rc)
-    goto out;
   if (!(reqj = eval_request_json(req, state, cfg)) || request_sha(reqj, sha)) {
     rc = pc_error_set(err, PC_E_NOMEM, "evaluate: out of memory");
     goto out;
@@ -623,6 +620,10 @@ static int c_evaluate(void *ctx, const pc_eval_request *req, pc_json **out,
       goto out;
   }
   if ((rc = check_budget(c, 0, err)))
+    goto out;
+  /* The candidate is built only for a live run: a replayed answer needs
+   * none. */
+  if ((rc = apply_state_json(c->start_json, state, &cand, err)))
     goto out;
 
   memset(&eo, 0, sizeof(eo));
