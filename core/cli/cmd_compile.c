@@ -523,18 +523,14 @@ static void on_sigint(int sig)
   pc_host_cancel_all();
 }
 
-struct live {
-  cli_progress line;
-  unsigned long long last_ns;
-};
-
+/* The pc_compile_opts.progress callback (ctx is the cli_progress). */
 static void compile_progress(void *ctx, const pc_compile_progress *p)
 {
-  struct live *l = ctx;
+  cli_progress *l = ctx;
   double elapsed = (double)p->spent.elapsed_ms / 1000.0, eta = 0;
   char best[32], cost[32];
 
-  if (!l->line.enabled)
+  if (!l->enabled)
     return;
   if (p->of > 0 && p->trial > 0)
     eta = elapsed / (double)p->trial * (double)(p->of - p->trial);
@@ -550,7 +546,7 @@ static void compile_progress(void *ctx, const pc_compile_progress *p)
           "ETA %.0fs", (long long)p->trial, (long long)p->of, best,
           (long long)p->spent.calls, cost, eta);
   fflush(stderr);
-  l->line.shown = 1;
+  l->shown = 1;
 }
 
 /* ---- evaluation on val ------------------------------------------------- */
@@ -559,8 +555,7 @@ static void compile_progress(void *ctx, const pc_compile_progress *p)
  * PC_EXIT_OK *pct is DSPy's percentage and *n the examples scored. */
 static int score_val(const cli_session *s, const pc_program *prog,
                      const pc_dataset *val, pc_metric *metric,
-                     const char *what, double *pct, size_t *n,
-                     pc_usage *usage)
+                     const char *what, double *pct, size_t *n)
 {
   pc_eval_opts eo;
   pc_eval_result *r = NULL;
@@ -588,8 +583,6 @@ static int score_val(const cli_session *s, const pc_program *prog,
   }
   *pct = pc_eval_percent(r);
   *n = r->n_done;
-  if (usage)
-    pc_usage_add(usage, &r->usage);
   pc_eval_result_free(r);
   return PC_EXIT_OK;
 }
@@ -948,14 +941,14 @@ static int finish_run(struct ctx *x, const char *status,
 static int run_compile(struct ctx *x, double t0)
 {
   pc_compile_opts co;
-  struct live live;
+  cli_progress live;
   pc_error err = PC_ERROR_INIT;
   struct json_object *record = NULL, *summary = NULL;
   double secs;
   int rc, status;
 
   status = score_val(&x->s, x->s.prog, x->val, x->metric, "baseline",
-                     &x->oc.base_pct, &x->oc.base_n, NULL);
+                     &x->oc.base_pct, &x->oc.base_n);
   if (status)
     return status;
   memset(&co, 0, sizeof(co));
@@ -972,11 +965,11 @@ static int run_compile(struct ctx *x, double t0)
   co.run_id = x->run_id;
   co.resume = x->a.resume != NULL;
   memset(&live, 0, sizeof(live));
-  cli_progress_init(&live.line, x->a.progress);
+  cli_progress_init(&live, x->a.progress);
   co.progress = compile_progress;
   co.progress_ctx = &live;
   rc = pc_compile_run(&co, &x->res, &err);
-  cli_progress_done(&live.line);
+  cli_progress_done(&live);
   if (rc) {
     finish_run(x, "failed", NULL);
     return cli_fail(cli_status_of(err.code), &err, "compile");
@@ -992,7 +985,7 @@ static int run_compile(struct ctx *x, double t0)
   if (rc)
     return cli_fail(PC_EXIT_FAIL, &err, "compile: the optimizer's result");
   status = score_val(&x->s, x->compiled, x->val, x->metric, "compiled",
-                     &x->oc.comp_pct, &x->oc.comp_n, NULL);
+                     &x->oc.comp_pct, &x->oc.comp_n);
   if (status)
     return status;
   secs = cli_seconds() - t0;
