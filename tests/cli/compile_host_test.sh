@@ -42,11 +42,12 @@ RS="--optimizer bootstrap-rs --set num_candidate_programs=3"
 # --- dry run: an estimate, nothing spent, nothing written --------------
 make_config ', "call_log": "'"$T/dry.log"'"' "" "$T/cfg-dry.json"
 run_promptc 0 compile "$E/program.json" --config "$T/cfg-dry.json" \
-  --train "$T/train.jsonl" --val "$T/val.jsonl" $RS --dry-run --json
+  --train "$T/train.jsonl" --val "$T/val.jsonl" $RS --dry-run --json \
+  -o "$T/dry.json"
 contains "$T/out" '"lm_calls"'
 contains "$T/out" '"metric_calls"'
 check "a dry run makes no LM call" test ! -s "$T/dry.log"
-check "a dry run needs no output file" test ! -e "$T/dry.json"
+check "a dry run writes no program" test ! -e "$T/dry.json"
 
 # --- budget caps: each stops cleanly with a valid best-so-far program --
 compile 0 $RS --no-cache --threads 1 --max-calls 120 --json \
