@@ -383,3 +383,62 @@ double pc_eval_percent(const pc_eval_result *r)
     return 0.0;
   return round(100.0 * r->sum / (double)r->n_done * 100.0) / 100.0;
 }
+
+static int put_int(struct json_object *o, const char *k, int64_t v)
+{
+  return json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+struct json_object *pc_eval_summary_json(const pc_eval_result *r)
+{
+  struct json_object *o = json_object_new_object();
+  struct json_object *errors = json_object_new_object();
+  struct json_object *slices = json_object_new_object();
+  int bad = !o || !errors || !slices;
+
+  if (bad)
+    goto fail;
+  bad |= put_int(o, "examples", (int64_t)r->n_rows);
+  bad |= put_int(o, "evaluated", (int64_t)r->n_done);
+  bad |= json_object_object_add(o, "score", json_object_new_double(r->mean));
+  bad |= json_object_object_add(o, "ci95_low",
+                                json_object_new_double(r->ci_low));
+  bad |= json_object_object_add(o, "ci95_high",
+                                json_object_new_double(r->ci_high));
+  for (size_t i = 0; i < r->n_slices && !bad; i++) {
+    struct json_object *sl = json_object_new_object();
+
+    if (!sl || json_object_object_add(slices, r->slices[i].name, sl)) {
+      json_object_put(sl);
+      bad = 1;
+      break;
+    }
+    bad |= put_int(sl, "n", (int64_t)r->slices[i].n);
+    bad |= json_object_object_add(sl, "score",
+                                  json_object_new_double(r->slices[i].mean));
+    bad |= json_object_object_add(sl, "ci95_low", json_object_new_double(
+                                                    r->slices[i].ci_low));
+    bad |= json_object_object_add(sl, "ci95_high", json_object_new_double(
+                                                     r->slices[i].ci_high));
+  }
+  bad |= json_object_object_add(o, "slices", slices);
+  slices = NULL;
+  bad |= put_int(errors, "total", (int64_t)r->n_errors);
+  bad |= put_int(errors, "parse", (int64_t)r->n_parse_errors);
+  bad |= put_int(errors, "lm", (int64_t)r->n_lm_errors);
+  bad |= put_int(errors, "metric", (int64_t)r->n_metric_errors);
+  bad |= put_int(errors, "program", (int64_t)r->n_program_errors);
+  bad |= json_object_object_add(o, "errors", errors);
+  errors = NULL;
+  bad |= json_object_object_add(o, "aborted",
+                                json_object_new_boolean(r->aborted));
+  bad |= put_int(o, "max_errors", r->max_errors);
+  bad |= json_object_object_add(o, "usage", pc_usage_to_json(&r->usage));
+  if (!bad)
+    return o;
+fail:
+  json_object_put(o);
+  json_object_put(errors);
+  json_object_put(slices);
+  return NULL;
+}

@@ -132,4 +132,15 @@ double pc_eval_percent(const pc_eval_result *r);
 /* The eval's kind name: "parse", "lm", "metric", "program" (static). */
 const char *pc_eval_error_kind_name(int kind);
 
+/*
+ * pc_eval_summary_json - the scores of a result as a new object owned by
+ * the caller (NULL on OOM): {"examples", "evaluated", "score",
+ * "ci95_low", "ci95_high", "slices": {NAME: {"n", "score", "ci95_low",
+ * "ci95_high"}}, "errors": {"total", "parse", "lm", "metric",
+ * "program"}, "aborted", "max_errors", "usage"}. `promptc eval --json`
+ * prints it with the program, data and model in front; artifacts keep it
+ * in eval/report.json.
+ */
+struct json_object *pc_eval_summary_json(const pc_eval_result *r);
+
 #endif

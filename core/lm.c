@@ -212,6 +212,7 @@ const char *pc_lm_provider_id(const pc_lm *lm)
   return lm->plugin->info->id;
 }
 const char *pc_lm_identity(const pc_lm *lm) { return lm->identity; }
+const char *pc_lm_model(const pc_lm *lm) { return lm->model; }
 const char *pc_lm_config_hash(const pc_lm *lm) { return lm->config_hash; }
 const pc_plugin *pc_lm_plugin(const pc_lm *lm) { return lm->plugin; }
 const struct json_object *pc_lm_params(const pc_lm *lm)

@@ -51,6 +51,7 @@ const char *pc_lm_role(const pc_lm *lm);         /* "lm", ... */
 const char *pc_lm_provider(const pc_lm *lm);     /* "sim" */
 const char *pc_lm_provider_id(const pc_lm *lm);  /* plugin id */
 const char *pc_lm_identity(const pc_lm *lm);     /* "sim-1@3f2a..." */
+const char *pc_lm_model(const pc_lm *lm);        /* "model", or NULL */
 /* sha256 of the settings the provider was created with (all the role's
  * members but provider, params, cache and base_dir; canonical JSON): part
  * of the cache key, so changing a provider setting never serves answers

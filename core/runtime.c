@@ -237,6 +237,40 @@ pc_lm *pc_runtime_lm(pc_runtime *rt, int role)
   return rt->roles[role];
 }
 
+struct json_object *pc_runtime_models(pc_runtime *rt)
+{
+  struct json_object *all = json_object_new_object();
+
+  if (!all)
+    return NULL;
+  for (int r = 0; r < PC_ROLE_COUNT; r++) {
+    const pc_lm *lm = rt->roles[r];
+    const pc_plugin *p;
+    struct json_object *o;
+
+    if (!lm)
+      continue;
+    p = pc_lm_plugin(lm);
+    if (!(o = json_object_new_object()) ||
+        json_object_object_add(all, pc_config_role_name(r), o)) {
+      json_object_put(o);
+      json_object_put(all);
+      return NULL;
+    }
+    json_object_object_add(o, "provider",
+                           json_object_new_string(pc_lm_provider(lm)));
+    json_object_object_add(o, "plugin", json_object_new_string(p->info->id));
+    json_object_object_add(o, "plugin_version",
+                           json_object_new_string(p->info->version));
+    json_object_object_add(o, "model", pc_lm_model(lm)
+                             ? json_object_new_string(pc_lm_model(lm))
+                             : NULL);
+    json_object_object_add(o, "identity",
+                           json_object_new_string(pc_lm_identity(lm)));
+  }
+  return all;
+}
+
 /* ---- adapters ---------------------------------------------------------- */
 
 const char *pc_runtime_adapter_name(const pc_runtime *rt,

@@ -114,6 +114,18 @@ struct pc_program;
 int pc_runtime_check_program(pc_runtime *rt, const struct pc_program *prog,
                              pc_error *err);
 
+/*
+ * pc_runtime_models - the model identity of every configured LM role, as
+ * a new object owned by the caller (NULL on OOM):
+ *   {"lm": {"provider": "sim", "plugin": "org.promptc.lm.sim",
+ *           "plugin_version": "1.0.0", "model": null,
+ *           "identity": "sim-1@3f2a..."}, ...}
+ * Roles the config does not set (served by "lm") are left out. This is
+ * what compiled programs and artifacts record, and what running an
+ * artifact compares (docs/artifacts.md, "Model identity").
+ */
+struct json_object *pc_runtime_models(pc_runtime *rt);
+
 /* Add a run's usage to the runtime's totals; read the totals. */
 void pc_runtime_count(pc_runtime *rt, int role, const pc_usage *u);
 void pc_runtime_usage(pc_runtime *rt, pc_usage *out);

@@ -600,7 +600,8 @@ struct outcome {
 /* The record kept in the compiled program: what produced it. Only what
  * does not depend on the machine, the thread count or the time, so the
  * same compile writes the same bytes. */
-static struct json_object *compile_record(const pc_optimizer *opt,
+static struct json_object *compile_record(pc_runtime *rt,
+                                          const pc_optimizer *opt,
                                           const struct outcome *oc,
                                           const pc_dataset *train,
                                           const pc_dataset *val,
@@ -627,6 +628,8 @@ static struct json_object *compile_record(const pc_optimizer *opt,
   json_object_object_add(o, "baseline", base);
   json_object_object_add(o, "compiled", comp);
   put_str(o, "stopped_by", res->stopped_by);
+  put_str(o, "adapter", pc_runtime_adapter_name(rt, NULL));
+  json_object_object_add(o, "models", pc_runtime_models(rt));
   if (!op || !tr || !va || !base || !comp ||
       json_object_deep_copy(oc->settings, &sets, NULL)) {
     json_object_put(o);
@@ -944,6 +947,7 @@ static int run_compile(struct ctx *x, double t0)
   cli_progress live;
   pc_error err = PC_ERROR_INIT;
   struct json_object *record = NULL, *summary = NULL;
+  char prog_hex[PC_SHA256_HEX_LEN + 1];
   double secs;
   int rc, status;
 
@@ -990,17 +994,21 @@ static int run_compile(struct ctx *x, double t0)
     return status;
   secs = cli_seconds() - t0;
   x->oc.settings = x->used;
-  if (!(record = compile_record(x->opt, &x->oc, x->train, x->val, x->metric,
-                                &x->res)) ||
+  if (!(record = compile_record(x->s.rt, x->opt, &x->oc, x->train, x->val,
+                                x->metric, &x->res)) ||
       pc_program_set_compile_record(x->compiled, record)) {
     json_object_put(record);
     cli_error("out of memory");
     return PC_EXIT_ENV;
   }
   json_object_put(record);
-  if (pc_program_save(x->compiled, x->a.output, &err))
+  if (pc_program_save(x->compiled, x->a.output, &err) ||
+      pc_sha256_file(x->a.output, prog_hex, &err))
     return cli_fail(PC_EXIT_ENV, &err, "-o");
   summary = summary_json(x->opt, x->run_id, &x->oc, &x->res, secs);
+  /* `promptc pack` checks that the program it is given is this one. */
+  if (summary)
+    put_str(summary, "program_sha256", prog_hex);
   status = finish_run(x, x->res.stopped_by ? "stopped" : "done", summary);
   if (x->a.json && summary)
     status = cli_print_json(stdout, summary);

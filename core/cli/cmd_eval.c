@@ -24,7 +24,9 @@ static void eval_usage(FILE *f)
         "                    [--max-errors N] [--failure-score X] [--json] "
         "[--no-progress]\n"
         "                    [--threads N] [--cache PATH | --no-cache] "
-        "[--adapter NAME]\n\n"
+        "[--adapter NAME]\n"
+        "       promptc eval --artifact NAME.ppa --config CONFIG.json "
+        "--data FILE.jsonl ...\n\n"
         "Run PROGRAM on every example of the dataset, in parallel, score "
         "each with\nthe metric and print the mean with a 95% confidence "
         "interval, per-slice\nscores and error counts.\n\n"
@@ -47,6 +49,7 @@ static void eval_usage(FILE *f)
         "      --json           print the summary as JSON\n"
         "      --no-progress    no live progress line on a terminal\n"
         CLI_RUN_OPTIONS_HELP
+        CLI_ARTIFACT_OPTIONS_HELP
         "  -h, --help           show this help\n\n"
         "Exit status: 0 done, 5 stopped at max_errors, 2 usage, 3 bad "
         "input files,\n4 plugin or environment problem.\n", f);
@@ -60,6 +63,8 @@ static void eval_usage(FILE *f)
 
 struct eval_args {
   cli_run_opts ro;
+  cli_artifact_opts ao;
+  const char *program;
   const char *data, *inputs, *metric, *results;
   long long max_errors;  /* 0: not given */
   double failure_score;
@@ -80,6 +85,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
     {"skip-malformed", no_argument, NULL, OPT_SKIP_MALFORMED},
     {"help", no_argument, NULL, 'h'},
     CLI_RUN_LONG_OPTIONS,
+    CLI_ARTIFACT_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
   };
   char *end;
@@ -87,12 +93,13 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
 
   a->progress = 1;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "d:I:m:r:c:a:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "d:I:m:r:c:a:p:h", opts, NULL)) !=
+         -1) {
     int r = cli_run_option(c, optarg, &a->ro);
 
     if (r < 0)
       return PC_EXIT_USAGE;
-    if (r > 0)
+    if (r > 0 || cli_artifact_option(c, optarg, &a->ao))
       continue;
     switch (c) {
     case 'd': a->data = optarg; break;
@@ -124,12 +131,12 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
     default: eval_usage(stderr); return PC_EXIT_USAGE;
     }
   }
-  if (optind != argc - 1) {
-    cli_error(optind >= argc ? "eval: no PROGRAM.json given"
-                             : "eval: one PROGRAM.json expected");
+  if (optind < argc - 1) {
+    cli_error("eval: one PROGRAM.json expected");
     eval_usage(stderr);
     return PC_EXIT_USAGE;
   }
+  a->program = optind < argc ? argv[optind] : NULL;
   if (!a->data) {
     cli_error("eval: --data is required (a JSONL or CSV file of "
               "examples)");
@@ -194,10 +201,14 @@ static struct json_object *summary_json(const cli_session *s,
                                         const pc_eval_result *r)
 {
   struct json_object *o = json_object_new_object();
-  struct json_object *errors = json_object_new_object();
-  struct json_object *slices = json_object_new_object();
+  struct json_object *scores = pc_eval_summary_json(r);
   pc_lm *lm = pc_runtime_lm(s->rt, PC_ROLE_LM);
 
+  if (!o || !scores) {
+    json_object_put(o);
+    json_object_put(scores);
+    return NULL;
+  }
   json_object_object_add(o, "program", json_object_new_string(
                                          pc_program_name(s->prog)
                                            ? pc_program_name(s->prog)
@@ -209,42 +220,9 @@ static struct json_object *summary_json(const cli_session *s,
                          json_object_new_string(pc_lm_identity(lm)));
   json_object_object_add(o, "metric",
                          json_object_new_string(pc_metric_label(m)));
-  json_object_object_add(o, "examples", json_object_new_int64(
-                                          (int64_t)r->n_rows));
-  json_object_object_add(o, "evaluated", json_object_new_int64(
-                                           (int64_t)r->n_done));
-  json_object_object_add(o, "score", json_object_new_double(r->mean));
-  json_object_object_add(o, "ci95_low", json_object_new_double(r->ci_low));
-  json_object_object_add(o, "ci95_high", json_object_new_double(r->ci_high));
-  for (size_t i = 0; i < r->n_slices; i++) {
-    struct json_object *sl = json_object_new_object();
-
-    json_object_object_add(sl, "n", json_object_new_int64(
-                                      (int64_t)r->slices[i].n));
-    json_object_object_add(sl, "score",
-                           json_object_new_double(r->slices[i].mean));
-    json_object_object_add(sl, "ci95_low",
-                           json_object_new_double(r->slices[i].ci_low));
-    json_object_object_add(sl, "ci95_high",
-                           json_object_new_double(r->slices[i].ci_high));
-    json_object_object_add(slices, r->slices[i].name, sl);
-  }
-  json_object_object_add(o, "slices", slices);
-  json_object_object_add(errors, "total", json_object_new_int64(
-                                            (int64_t)r->n_errors));
-  json_object_object_add(errors, "parse", json_object_new_int64(
-                                            (int64_t)r->n_parse_errors));
-  json_object_object_add(errors, "lm", json_object_new_int64(
-                                         (int64_t)r->n_lm_errors));
-  json_object_object_add(errors, "metric", json_object_new_int64(
-                                             (int64_t)r->n_metric_errors));
-  json_object_object_add(errors, "program", json_object_new_int64(
-                                              (int64_t)r->n_program_errors));
-  json_object_object_add(o, "errors", errors);
-  json_object_object_add(o, "aborted", json_object_new_boolean(r->aborted));
-  json_object_object_add(o, "max_errors",
-                         json_object_new_int64(r->max_errors));
-  json_object_object_add(o, "usage", pc_usage_to_json(&r->usage));
+  json_object_object_foreach(scores, k, v)
+    json_object_object_add(o, k, json_object_get(v));
+  json_object_put(scores);
   return o;
 }
 
@@ -303,7 +281,7 @@ int cmd_eval(int argc, char **argv)
   status = parse_args(argc, argv, &a);
   if (status != PC_EXIT_OK)
     return status < 0 ? PC_EXIT_OK : status;
-  status = cli_session_open(argv[optind], &a.ro, &s);
+  status = cli_session_open_any("eval", a.program, &a.ao, &a.ro, 0, &s);
   if (status != PC_EXIT_OK)
     return status;
   status = cli_load_dataset(a.data, a.inputs, s.prog, a.skip_malformed,
