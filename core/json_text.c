@@ -525,3 +525,22 @@ int pc_json_parse_file(const char *path, size_t max, struct json_object **out,
     return pc_error_wrap(err, &perr, "%s", path);
   return PC_OK;
 }
+
+struct json_object *pc_json_member(const struct json_object *o,
+                                   const char *key)
+{
+  struct json_object *v = NULL;
+
+  if (!o || !json_object_is_type(o, json_type_object) ||
+      !json_object_object_get_ex(o, key, &v))
+    return NULL;
+  return v;
+}
+
+const char *pc_json_str(const struct json_object *o, const char *key)
+{
+  struct json_object *v = pc_json_member(o, key);
+
+  return v && json_object_is_type(v, json_type_string)
+           ? json_object_get_string(v) : NULL;
+}

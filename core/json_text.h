@@ -58,6 +58,15 @@ char *pc_json_to_string(const struct json_object *v, unsigned flags);
 /* Append Python's repr() of a double (the float part of pc_json_write). */
 int pc_json_write_double(double d, pc_buf *out);
 
+/* Member `key` of object `o` (NULL when `o` is NULL, not an object or has
+ * no such member), borrowed from `o`. */
+struct json_object *pc_json_member(const struct json_object *o,
+                                   const char *key);
+
+/* The string member `key` of `o`, or NULL when absent or not a string.
+ * Borrowed from `o`. */
+const char *pc_json_str(const struct json_object *o, const char *key);
+
 /* Deepest nesting pc_json_parse accepts and pc_json_write writes (deeper
  * values: PC_E_PARSE when parsing, PC_E_INVALID_ARG when writing). */
 #define PC_JSON_MAX_DEPTH 512

@@ -5,9 +5,11 @@
 # The main job runs the examples on the embedded sim LM: one prediction
 # with `promptc run`; `promptc compile` of the triage example with
 # BootstrapFewShot (baseline and compiled scores on its validation split),
-# then both programs scored on the held-out test split; and `promptc eval`
-# of the math example. Writing and verifying a signed artifact joins when
-# it is built.
+# then the release flow: a signing key made on the spot, the compiled
+# program packed into a signed, reproducible artifact (scored on the
+# held-out test split), verified, and promoted to the staging channel of
+# a fresh release registry through the gates of examples/triage/gates.json;
+# and `promptc eval` of the math example.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -33,15 +35,32 @@ rm -rf "$work" && mkdir -p "$work"
 "$promptc" compile examples/triage/program.json --config examples/triage/sim.json \
   --train examples/triage/data/train.jsonl --val examples/triage/data/dev.jsonl \
   --optimizer bootstrap --runs "$work/runs.sqlite" --cache "$work/cache" \
-  --no-progress -o "$work/triage-compiled.json"
+  --no-progress -o "$work/triage-compiled.json" | tee "$work/compile.out"
 echo
-echo "== held-out test split: baseline vs compiled (exact match on the queue)"
-for prog in examples/triage/program.json "$work/triage-compiled.json"; do
-  printf '%-40s ' "$(basename "$prog")"
-  "$promptc" eval "$prog" --config examples/triage/sim.json \
-    --data examples/triage/data/test.jsonl --cache "$work/cache" \
-    --no-progress 2>/dev/null | sed -n 's/^score *//p'
-done
+echo "== a signing key, made on the spot (unencrypted, as for CI)"
+"$promptc" keygen -p "$work/release.pub" -s "$work/release.sec" --no-password
+echo
+echo "== promptc pack: a signed artifact, scored on the held-out test split"
+run_id=$(sed -n 's/^run *//p' "$work/compile.out")
+"$promptc" pack "$work/triage-compiled.json" --run "$run_id" \
+  --runs "$work/runs.sqlite" --name triage --version 1.0.0 \
+  --key "$work/release.sec" --test examples/triage/data/test.jsonl \
+  --cache "$work/cache" --no-progress -o "$work/dist"
+echo
+echo "== promptc verify (and the real minisign, which reads the same format)"
+"$promptc" verify "$work/dist/triage-1.0.0.ppa" -p "$work/release.pub"
+if command -v minisign >/dev/null 2>&1; then
+  minisign -V -p "$work/release.pub" -m "$work/dist/triage-1.0.0.ppa"
+fi
+echo
+echo "== promptc promote: to staging through the gates, on the test split"
+"$promptc" release init "$work/registry"
+"$promptc" promote "$work/dist/triage-1.0.0.ppa" --registry "$work/registry" \
+  --to staging --gates examples/triage/gates.json \
+  --test examples/triage/data/test.jsonl --config examples/triage/sim.json \
+  -p "$work/release.pub" --cache "$work/cache" --no-progress \
+  --reason "quickstart"
+"$promptc" release list --registry "$work/registry"
 echo
 echo "== promptc eval: math word problems (chain of thought, numeric), dev split"
 "$promptc" eval examples/math/program.json --config examples/math/sim.json \

@@ -32,6 +32,11 @@ int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 /* Print "promptc: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PC_PRINTF(1, 2);
@@ -108,6 +113,11 @@ typedef struct cli_session {
  * `s` holds everything (cli_session_close). */
 int cli_session_open(const char *program, const cli_run_opts *o,
                      cli_session *s);
+/* The same for a program already loaded: `prog` is taken over (freed on
+ * failure too); `origin` names it in messages. */
+struct pc_program;
+int cli_session_open_program(struct pc_program *prog, const char *origin,
+                             const cli_run_opts *o, cli_session *s);
 void cli_session_close(cli_session *s);
 
 /* Load the dataset at `path` with its input keys: `inputs` (a comma
@@ -125,10 +135,126 @@ int cli_load_dataset(const char *path, const char *inputs,
 int cli_open_metric(const char *metric, const cli_session *s,
                     const char *cmd, struct pc_metric **m);
 
+/*
+ * cli_score - evaluate `prog` on `ds` with `m` in the session's runtime
+ * (the config's max_errors and failure_score; a progress line labelled
+ * `what` on a terminal when `progress`). On PC_EXIT_OK *summary owns
+ * pc_eval_summary_json of the result without its "usage" (which depends
+ * on the cache, so artifacts stay reproducible). An evaluation stopped at
+ * max_errors is exit 5, with the first error printed.
+ */
+int cli_score(cli_session *s, const struct pc_program *prog,
+              const struct pc_dataset *ds, struct pc_metric *m, int progress,
+              const char *what, struct json_object **summary);
+
+/* The content hash of every example of `ds` (pc_example_content_hash),
+ * as a new array of hex strings; NULL when out of memory. */
+struct json_object *cli_dataset_hashes(const struct pc_dataset *ds);
+
 /* The exit status for an error code from a program run: 1 for run
  * failures (parse, LM, cancelled), 3 for bad input, 4 for environment
  * and plugin problems. */
 int cli_status_of(int code);
+
+/* ---- cli_artifact.c: opening signed artifacts ---------------------- */
+
+struct pc_artifact;
+struct pc_keyring;
+
+/* Options of the commands that take an artifact (verify, run, eval,
+ * inspect, promote). */
+typedef struct cli_artifact_opts {
+  const char *artifact;    /* --artifact FILE (verify: the argument) */
+  const char *keyring;     /* --keyring FILE */
+  const char *pubkey;      /* -p, --public-key FILE */
+  int allow_unsigned;      /* --allow-unsigned */
+  int allow_model_drift;   /* --allow-model-drift */
+} cli_artifact_opts;
+
+#define CLI_OPT_ARTIFACT 1101
+#define CLI_OPT_KEYRING 1102
+#define CLI_OPT_PUBKEY 1105  /* also -p where the command has no -p */
+#define CLI_OPT_ALLOW_UNSIGNED 1103
+#define CLI_OPT_ALLOW_DRIFT 1104
+#define CLI_ARTIFACT_LONG_OPTIONS \
+  {"artifact", required_argument, NULL, CLI_OPT_ARTIFACT}, \
+  {"keyring", required_argument, NULL, CLI_OPT_KEYRING}, \
+  {"public-key", required_argument, NULL, CLI_OPT_PUBKEY}, \
+  {"allow-unsigned", no_argument, NULL, CLI_OPT_ALLOW_UNSIGNED}, \
+  {"allow-model-drift", no_argument, NULL, CLI_OPT_ALLOW_DRIFT}
+#define CLI_ARTIFACT_OPTIONS_HELP \
+  "      --artifact FILE  run the program of a signed artifact (.ppa), " \
+  "verified\n" \
+  "                       first (docs/artifacts.md)\n" \
+  "      --keyring FILE   trusted signing keys (default: $PROMPTC_KEYRING, " \
+  "else\n" \
+  "                       $XDG_CONFIG_HOME/promptc/keyring.json)\n" \
+  "  -p, --public-key FILE  trust just this minisign public key\n" \
+  "      --allow-unsigned accept an unsigned artifact or an unknown key " \
+  "(warned)\n" \
+  "      --allow-model-drift  run although the configured LM is not the " \
+  "one\n" \
+  "                       the artifact was compiled for (warned)\n"
+
+/* Handle option `c` if it is one of cli_artifact_opts (or 'p', the short
+ * form of --public-key): 1 when it was, 0 when not. */
+int cli_artifact_option(int c, const char *arg, cli_artifact_opts *o);
+
+/* The keyring to verify with: -p KEY.pub, else --keyring, else
+ * $PROMPTC_KEYRING, else $XDG_CONFIG_HOME/promptc/keyring.json (or
+ * ~/.config/...) when it exists; *out NULL when there is none (every key
+ * is then unknown). Prints errors; returns an exit status. */
+int cli_keyring(const cli_artifact_opts *o, struct pc_keyring **out);
+
+/*
+ * cli_artifact_open - verify and open the artifact at `path` with the
+ * signature at `sig_path` (NULL: PATH.minisig), printing what fails (and, when allowed, the warning). `any_name`: the file may
+ * have any name (registry objects). Returns PC_EXIT_OK, or the
+ * verification failure (PC_AF_*, the exit status of verify), 3 when the
+ * file cannot be read, 4 out of memory. On PC_EXIT_OK *out owns the
+ * artifact (pc_artifact_free).
+ */
+int cli_artifact_open(const char *path, const char *sig_path,
+                      const cli_artifact_opts *o, int any_name,
+                      struct pc_artifact **out);
+
+/*
+ * cli_session_open_artifact - like cli_session_open, for the program of
+ * an open artifact: the config, plugins and runtime, then the checks a
+ * host makes before running it: every required plugin present in a
+ * compatible version (the metric's too when `need_metric`), and the
+ * configured LM's identity equal to the recorded one unless
+ * o->allow_model_drift (then a warning is printed). Exit statuses as
+ * cli_session_open, plus 20 (plugins) and 21 (model drift).
+ */
+int cli_session_open_artifact(const struct pc_artifact *art,
+                              const cli_artifact_opts *ao,
+                              const cli_run_opts *o, int need_metric,
+                              cli_session *s);
+
+/*
+ * cli_session_open_any - the session of PROGRAM.json (`program`), or of
+ * the artifact ao->artifact when given (exactly one of them; a usage
+ * error otherwise), verified and checked as cli_session_open_artifact
+ * does. `cmd` names the command in messages.
+ */
+int cli_session_open_any(const char *cmd, const char *program,
+                         const cli_artifact_opts *ao, const cli_run_opts *o,
+                         int need_metric, cli_session *s);
+
+/* ---- cli_password.c: secret key passwords ------------------------- */
+
+/*
+ * cli_read_password - read a password: from the terminal (/dev/tty, echo
+ * off, after printing `prompt` on it; with `confirm`, asked twice and
+ * required to match), or, when stdin is not a terminal, the first line of
+ * stdin without its newline (as minisign does, for scripts). An empty
+ * password is refused. On PC_EXIT_OK *out owns the password (free it
+ * with cli_password_free, which wipes it); otherwise an error was
+ * printed.
+ */
+int cli_read_password(const char *prompt, int confirm, char **out);
+void cli_password_free(char *pw);  /* NULL is a no-op */
 
 /* ---- cli_progress.c: the live progress line on a terminal ---------- */
 

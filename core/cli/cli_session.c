@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dataset.h"
+#include "eval.h"
 #include "metric.h"
 #include "program.h"
 #include "runtime.h"
@@ -58,9 +59,8 @@ int cli_status_of(int code)
 int cli_session_open(const char *program, const cli_run_opts *o,
                      cli_session *s)
 {
-  pc_runtime_opts ro;
+  pc_program *prog = NULL;
   pc_error err = PC_ERROR_INIT;
-  int status;
 
   memset(s, 0, sizeof(*s));
   if (!o->config) {
@@ -68,8 +68,26 @@ int cli_session_open(const char *program, const cli_run_opts *o,
               "docs/config.md; examples/*/sim.json use the built-in sim)");
     return PC_EXIT_USAGE;
   }
-  if (pc_program_load(program, &s->prog, &err))
+  if (pc_program_load(program, &prog, &err))
     return cli_fail(PC_EXIT_INPUT, &err, "program");
+  return cli_session_open_program(prog, program, o, s);
+}
+
+int cli_session_open_program(pc_program *prog, const char *origin,
+                             const cli_run_opts *o, cli_session *s)
+{
+  pc_runtime_opts ro;
+  pc_error err = PC_ERROR_INIT;
+  int status;
+
+  memset(s, 0, sizeof(*s));
+  s->prog = prog;
+  if (!o->config) {
+    cli_error("--config is required: it names the LM to use (see "
+              "docs/config.md; examples/*/sim.json use the built-in sim)");
+    cli_session_close(s);
+    return PC_EXIT_USAGE;
+  }
   status = cli_load_config(o->config, &s->cfg);
   if (status == PC_EXIT_OK)
     status = cli_load_registry(s->cfg, &s->reg);
@@ -94,7 +112,7 @@ int cli_session_open(const char *program, const cli_run_opts *o,
   /* Every adapter the program will use must exist before anything runs,
    * or each example would fail on its own. */
   if (pc_runtime_check_program(s->rt, s->prog, &err)) {
-    status = cli_fail(PC_EXIT_ENV, &err, program);
+    status = cli_fail(PC_EXIT_ENV, &err, origin);
     cli_session_close(s);
     return status;
   }
@@ -196,4 +214,69 @@ int cli_open_metric(const char *metric, const cli_session *s,
     return cli_fail(rc == PC_E_INVALID_ARG ? PC_EXIT_USAGE : PC_EXIT_ENV,
                     &err, "--metric");
   return PC_EXIT_OK;
+}
+
+int cli_score(cli_session *s, const pc_program *prog, const pc_dataset *ds,
+              pc_metric *m, int progress, const char *what,
+              struct json_object **summary)
+{
+  pc_eval_opts eo;
+  pc_eval_result *res = NULL;
+  cli_progress live;
+  pc_error err = PC_ERROR_INIT;
+  int status = PC_EXIT_OK;
+
+  *summary = NULL;
+  memset(&eo, 0, sizeof(eo));
+  eo.max_errors = s->cfg->max_errors;
+  eo.failure_score = s->cfg->failure_score;
+  eo.role = PC_ROLE_LM;
+  cli_progress_init(&live, progress);
+  eo.progress = cli_progress_update;
+  eo.progress_ctx = &live;
+  if (pc_eval_run(s->rt, prog, ds, m, &eo, &res, &err)) {
+    cli_progress_done(&live);
+    return cli_fail(PC_EXIT_ENV, &err, what);
+  }
+  cli_progress_done(&live);
+  if (res->aborted) {
+    const char *first = "?";
+
+    for (size_t k = 0; k < res->n_done; k++)
+      if (res->rows[k].error) {
+        first = res->rows[k].error;
+        break;
+      }
+    cli_error("%s: stopped at max_errors (%lld) after %zu of %zu examples; "
+              "the first error: %s", what, (long long)res->max_errors,
+              res->n_done, res->n_rows, first);
+    status = PC_EXIT_ABORTED;
+  } else if (!(*summary = pc_eval_summary_json(res))) {
+    cli_error("out of memory");
+    status = PC_EXIT_ENV;
+  } else {
+    json_object_object_del(*summary, "usage");
+  }
+  pc_eval_result_free(res);
+  return status;
+}
+
+struct json_object *cli_dataset_hashes(const pc_dataset *ds)
+{
+  struct json_object *arr = json_object_new_array();
+
+  for (size_t i = 0; arr && i < ds->n_rows; i++) {
+    char hex[PC_SHA256_HEX_LEN + 1];
+
+    struct json_object *h = NULL;
+
+    if (pc_example_content_hash(&ds->rows[i], hex) ||
+        !(h = json_object_new_string(hex)) || json_object_array_add(arr, h)) {
+      if (h)
+        json_object_put(h);
+      json_object_put(arr);
+      return NULL;
+    }
+  }
+  return arr;
 }

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "adapter.h"
+#include "artifact.h"
 #include "alloc.h"
 #include "cli.h"
 #include "file.h"
@@ -17,6 +18,7 @@
 
 typedef struct inspect_opts {
   const char *program;
+  cli_artifact_opts ao;
   const char *input_json;
   const char *module;
   const char *adapter;
@@ -27,7 +29,8 @@ typedef struct inspect_opts {
 
 static void inspect_usage(FILE *f)
 {
-  fputs("usage: promptc inspect PROGRAM.json [--input-json JSON|@FILE]\n"
+  fputs("usage: promptc inspect PROGRAM.json|--artifact NAME.ppa "
+        "[--input-json JSON|@FILE]\n"
         "                       [--module NAME] [--adapter NAME] [--text]\n"
         "       promptc inspect PROGRAM.json [--module NAME] --parse FILE\n"
         "                       [--adapter NAME]\n\n"
@@ -41,7 +44,11 @@ static void inspect_usage(FILE *f)
         "exit 1 with the parse error when it does not parse.\n\n"
         "  --module NAME    module name or predictor path (solve.predict)\n"
         "  --adapter NAME   chat (default) or json, or any adapter plugin\n"
-        "  --config FILE    run configuration (plugins.path, adapter)\n", f);
+        "  --config FILE    run configuration (plugins.path, adapter)\n"
+        "  --artifact FILE  inspect the program of a signed artifact, "
+        "verified first\n"
+        "                   (--keyring FILE, --public-key KEY.pub, "
+        "--allow-unsigned)\n", f);
 }
 
 static int parse_args(int argc, char **argv, inspect_opts *o)
@@ -53,6 +60,7 @@ static int parse_args(int argc, char **argv, inspect_opts *o)
     {"parse", required_argument, NULL, 'p'},
     {"config", required_argument, NULL, 'c'},
     {"text", no_argument, NULL, 't'},
+    CLI_ARTIFACT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -61,6 +69,8 @@ static int parse_args(int argc, char **argv, inspect_opts *o)
   memset(o, 0, sizeof(*o));
   optind = 1;
   while ((c = getopt_long(argc, argv, "i:m:a:p:c:th", opts, NULL)) != -1) {
+    if (c != 'p' && cli_artifact_option(c, optarg, &o->ao))
+      continue;
     switch (c) {
     case 'i': o->input_json = optarg; break;
     case 'm': o->module = optarg; break;
@@ -72,11 +82,12 @@ static int parse_args(int argc, char **argv, inspect_opts *o)
     default: inspect_usage(stderr); return PC_EXIT_USAGE;
     }
   }
-  if (optind != argc - 1) {
-    cli_error("inspect: give exactly one PROGRAM.json (see --help)");
+  if (optind != argc - (o->ao.artifact ? 0 : 1)) {
+    cli_error("inspect: give exactly one PROGRAM.json or --artifact "
+              "NAME.ppa (see --help)");
     return PC_EXIT_USAGE;
   }
-  o->program = argv[optind];
+  o->program = o->ao.artifact ? o->ao.artifact : argv[optind];
   if (o->parse_file && (o->input_json || o->text)) {
     cli_error("inspect: --parse does not take --input-json or --text");
     return PC_EXIT_USAGE;
@@ -231,6 +242,24 @@ static int parse_completion(const inspect_opts *o, const pc_predictor *pred,
   return status;
 }
 
+/* The program of a verified artifact (nothing runs, so no model check). */
+static int load_artifact_program(const inspect_opts *o, pc_program **prog)
+{
+  pc_artifact *art = NULL;
+  struct json_object *pj = NULL;
+  pc_error err = PC_ERROR_INIT;
+  int status = cli_artifact_open(o->ao.artifact, NULL, &o->ao, 0, &art);
+
+  if (status != PC_EXIT_OK)
+    return status;
+  if (pc_artifact_program_json(art, &pj, &err) ||
+      pc_program_from_json(art->path, pj, prog, &err))
+    status = cli_fail(PC_AF_SCHEMA, &err, "inspect");
+  json_object_put(pj);
+  pc_artifact_free(art);
+  return status;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
   inspect_opts o;
@@ -247,7 +276,11 @@ int cmd_inspect(int argc, char **argv)
   status = cli_load_config(o.config, &cfg);
   if (status != PC_EXIT_OK)
     return status;
-  if (pc_program_load(o.program, &prog, &err)) {
+  if (o.ao.artifact) {
+    status = load_artifact_program(&o, &prog);
+    if (status != PC_EXIT_OK)
+      goto out;
+  } else if (pc_program_load(o.program, &prog, &err)) {
     status = cli_fail(PC_EXIT_INPUT, &err, "inspect");
     goto out;
   }

@@ -13,7 +13,9 @@ static void run_usage(FILE *f)
   fputs("usage: promptc run PROGRAM.json --config CONFIG.json "
         "--input-json JSON|@FILE\n"
         "                   [--trace] [--threads N] [--cache PATH | "
-        "--no-cache] [--adapter NAME]\n\n"
+        "--no-cache] [--adapter NAME]\n"
+        "       promptc run --artifact NAME.ppa --config CONFIG.json "
+        "--input-json ...\n\n"
         "Run PROGRAM once on the input object and print its outputs as "
         "JSON.\n\n"
         "options:\n"
@@ -23,6 +25,7 @@ static void run_usage(FILE *f)
         "messages, raw\n"
         "                       completion, usage, cache hit\n"
         CLI_RUN_OPTIONS_HELP
+        CLI_ARTIFACT_OPTIONS_HELP
         "  -h, --help           show this help\n\n"
         "Output: the outputs object; with --trace {\"outputs\", \"trace\", "
         "\"usage\"}.\n"
@@ -62,9 +65,12 @@ int cmd_run(int argc, char **argv)
     {"trace", no_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     CLI_RUN_LONG_OPTIONS,
+    CLI_ARTIFACT_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
   };
   cli_run_opts ro = {0};
+  cli_artifact_opts ao = {0};
+  const char *program;
   const char *input_arg = NULL;
   struct json_object *inputs = NULL, *outputs = NULL;
   cli_session s;
@@ -74,12 +80,12 @@ int cmd_run(int argc, char **argv)
 
   memset(&s, 0, sizeof(s));
   optind = 1;
-  while ((c = getopt_long(argc, argv, "i:tc:a:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "i:tc:a:p:h", opts, NULL)) != -1) {
     int r = cli_run_option(c, optarg, &ro);
 
     if (r < 0)
       return PC_EXIT_USAGE;
-    if (r > 0)
+    if (r > 0 || cli_artifact_option(c, optarg, &ao))
       continue;
     switch (c) {
     case 'i': input_arg = optarg; break;
@@ -88,12 +94,12 @@ int cmd_run(int argc, char **argv)
     default: run_usage(stderr); return PC_EXIT_USAGE;
     }
   }
-  if (optind != argc - 1) {
-    cli_error(optind >= argc ? "run: no PROGRAM.json given"
-                             : "run: one PROGRAM.json expected");
+  if (optind < argc - 1) {
+    cli_error("run: one PROGRAM.json expected");
     run_usage(stderr);
     return PC_EXIT_USAGE;
   }
+  program = optind < argc ? argv[optind] : NULL;
   if (!input_arg) {
     cli_error("run: --input-json is required (a JSON object of the "
               "program's inputs)");
@@ -108,7 +114,7 @@ int cmd_run(int argc, char **argv)
               "{\"question\": \"...\"}");
     return PC_EXIT_USAGE;
   }
-  status = cli_session_open(argv[optind], &ro, &s);
+  status = cli_session_open_any("run", program, &ao, &ro, 0, &s);
   if (status != PC_EXIT_OK) {
     json_object_put(inputs);
     return status;
@@ -122,7 +128,8 @@ int cmd_run(int argc, char **argv)
   else if (rc == PC_OK)
     status = cli_print_json(stdout, outputs);
   if (rc)
-    status = cli_fail(cli_status_of(rc), &err, argv[optind]);
+    status = cli_fail(cli_status_of(rc), &err,
+                      program ? program : ao.artifact);
   json_object_put(outputs);
   json_object_put(inputs);
   pc_run_ctx_clear(&ctx);

@@ -15,6 +15,11 @@ static const struct {
   {"compile", cmd_compile, "optimize a program's prompts and demos"},
   {"history", cmd_history, "list compile runs, show one's trials"},
   {"inspect", cmd_inspect, "print the exact messages a module would send"},
+  {"keygen", cmd_keygen, "make a minisign key pair for signing artifacts"},
+  {"pack", cmd_pack, "pack a compiled program into a signed artifact"},
+  {"verify", cmd_verify, "check an artifact's signature and contents"},
+  {"promote", cmd_promote, "move a channel to an artifact through gates"},
+  {"release", cmd_release, "the release registry: channels and history"},
   {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
 };
 
