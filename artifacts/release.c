@@ -261,35 +261,6 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s)
 /* ---------------------------------------------------------------------- */
 /* Making and opening                                                     */
 
-/* Create `dir` and its missing parents (mode 0755). PC_OK, or PC_E_IO with
- * the reason in why. */
-static int make_dirs(const char *dir, char *why, size_t n)
-{
-  char *copy = pc_strdup(dir), *p;
-  char reason[128];
-  int rc = PC_OK;
-
-  if (!copy)
-    return PC_E_NOMEM;
-  for (p = copy + 1; ; p++) {
-    char saved = *p;
-
-    if (saved != '/' && saved != '\0')
-      continue;
-    *p = '\0';
-    if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-      strerror_r(errno, reason, sizeof(reason));
-      snprintf(why, n, "cannot create directory %s: %s", copy, reason);
-      rc = PC_E_IO;
-    }
-    *p = saved;
-    if (rc != PC_OK || saved == '\0')
-      break;
-  }
-  pc_free(copy);
-  return rc;
-}
-
 /* Whether directory `dir` holds nothing: 1 empty, 0 not, -1 unreadable. */
 static int dir_empty(const char *dir)
 {
@@ -374,7 +345,7 @@ static void undo_init(const char *dir, const char *index, const char *objects)
 
 int pc_release_init(const char *dir, pc_error *err)
 {
-  char why[WHY_MAX] = "";
+  pc_error e = PC_ERROR_INIT;
   char *index = NULL, *objects = NULL;
   sqlite3 *db = NULL;
   struct stat st;
@@ -393,10 +364,8 @@ int pc_release_init(const char *dir, pc_error *err)
       rc = pc_error_set(err, PC_E_IO, "%s: %s", dir, strerror(errno));
       goto out;
     }
-    if ((rc = make_dirs(dir, why, sizeof(why))) != PC_OK) {
-      rc = rc == PC_E_NOMEM
-             ? pc_error_set(err, rc, "%s: out of memory", dir)
-             : pc_error_set(err, rc, "%s: %s", dir, why);
+    if ((rc = pc_file_mkdirs(dir, 0755, &e)) != PC_OK) {
+      rc = pc_error_wrap(err, &e, "%s", dir);
       goto out;
     }
   } else if (!S_ISDIR(st.st_mode)) {

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "alloc.h"
+#include "file.h"
 #include "buf.h"
 #include "cache.h"
 
@@ -404,42 +405,6 @@ static int resolve_file(const char *path, char **out)
   return *out ? PC_OK : PC_E_NOMEM;
 }
 
-/* Create the directories above `file` (mkdir -p), new ones mode 0700.
- * PC_E_NOMEM, PC_E_IO with the reason in why, or PC_OK. */
-static int make_parents(const char *file, char *why, size_t n)
-{
-  const char *slash = strrchr(file, '/');
-  char *dir, *p, reason[128];
-  struct stat st;
-  int rc = PC_OK;
-
-  if (!slash || slash == file)
-    return PC_OK;  /* the current directory or "/" */
-  if (!(dir = pc_strndup(file, (size_t)(slash - file))))
-    return PC_E_NOMEM;
-  for (p = dir + 1; rc == PC_OK; p++) {
-    char saved = *p;
-
-    if (saved != '/' && saved != '\0')
-      continue;
-    *p = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-      strerror_r(errno, reason, sizeof(reason));
-      snprintf(why, n, "cannot create directory %s: %s", dir, reason);
-      rc = PC_E_IO;
-    }
-    *p = saved;
-    if (saved == '\0')
-      break;
-  }
-  if (rc == PC_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-    snprintf(why, n, "%s is not a directory", dir);
-    rc = PC_E_IO;
-  }
-  pc_free(dir);
-  return rc;
-}
-
 /*
  * Open and check the database at c->file: make its directories, open it,
  * set WAL, synchronous=NORMAL and the busy timeout, create or check the
@@ -452,9 +417,14 @@ static int disk_open(pc_cache *c, char *why, size_t n)
   int rc;
 
   why[0] = '\0';
-  rc = make_parents(c->file, why, n);
-  if (rc != PC_OK)
-    return rc;
+  {
+    pc_error e = PC_ERROR_INIT;
+
+    if ((rc = pc_file_mkparents(c->file, 0700, &e)) != PC_OK) {
+      snprintf(why, n, "%s", e.message);
+      return rc;
+    }
+  }
   if (stat(c->file, &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
       snprintf(why, n, "%s", S_ISDIR(st.st_mode) ? "is a directory" :

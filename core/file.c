@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -88,5 +89,49 @@ out:
   if (rc)
     unlink(tmp.data);
   pc_buf_free(&tmp);
+  return rc;
+}
+
+int pc_file_mkdirs(const char *dir, unsigned mode, pc_error *err)
+{
+  char *copy = pc_strdup(dir), reason[128];
+  struct stat st;
+  int rc = PC_OK;
+
+  if (!copy)
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", dir);
+  for (char *p = copy + 1; *copy; p++) {
+    char saved = *p;
+
+    if (saved != '/' && saved != '\0')
+      continue;
+    *p = '\0';
+    if (mkdir(copy, (mode_t)mode) != 0 && errno != EEXIST) {
+      strerror_r(errno, reason, sizeof(reason));
+      rc = pc_error_set(err, PC_E_IO, "cannot create directory %s: %s",
+                        copy, reason);
+    }
+    *p = saved;
+    if (rc != PC_OK || saved == '\0')
+      break;
+  }
+  if (rc == PC_OK && (stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)))
+    rc = pc_error_set(err, PC_E_IO, "%s is not a directory", copy);
+  pc_free(copy);
+  return rc;
+}
+
+int pc_file_mkparents(const char *path, unsigned mode, pc_error *err)
+{
+  const char *slash = strrchr(path, '/');
+  char *dir;
+  int rc;
+
+  if (!slash || slash == path)
+    return PC_OK;  /* the current directory or "/" */
+  if (!(dir = pc_strndup(path, (size_t)(slash - path))))
+    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", path);
+  rc = pc_file_mkdirs(dir, mode, err);
+  pc_free(dir);
   return rc;
 }

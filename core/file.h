@@ -27,4 +27,16 @@ int pc_file_read(const char *path, size_t max, char **data, size_t *len,
 int pc_file_write_atomic(const char *path, const void *data, size_t len,
                          pc_error *err);
 
+/*
+ * pc_file_mkdirs - create directory `dir` and any missing parents, as
+ * `mkdir -p` does, new ones with `mode`. PC_OK when it exists (or was
+ * made) and is a directory; else PC_E_IO "cannot create directory D: why"
+ * or "D is not a directory", or PC_E_NOMEM.
+ */
+int pc_file_mkdirs(const char *dir, unsigned mode, pc_error *err);
+
+/* pc_file_mkparents - the same for the directories above the file `path`
+ * (nothing to do for a name without '/', or one right under "/"). */
+int pc_file_mkparents(const char *path, unsigned mode, pc_error *err);
+
 #endif

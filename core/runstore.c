@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "alloc.h"
+#include "file.h"
 #include "buf.h"
 #include "json_text.h"
 #include "runstore.h"
@@ -301,42 +302,6 @@ static int add_int_or_null(struct json_object *obj, const char *key,
 /* ---------------------------------------------------------------------- */
 /* Opening                                                                */
 
-/* Create the directories above `file` (mkdir -p), new ones mode 0700.
- * PC_E_NOMEM, PC_E_IO with the reason in why, or PC_OK. */
-static int make_parents(const char *file, char *why, size_t n)
-{
-  const char *slash = strrchr(file, '/');
-  char *dir, *p, reason[128];
-  struct stat st;
-  int rc = PC_OK;
-
-  if (!slash || slash == file)
-    return PC_OK;  /* the current directory or "/" */
-  if (!(dir = pc_strndup(file, (size_t)(slash - file))))
-    return PC_E_NOMEM;
-  for (p = dir + 1; ; p++) {
-    char saved = *p;
-
-    if (saved != '/' && saved != '\0')
-      continue;
-    *p = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-      strerror_r(errno, reason, sizeof(reason));
-      snprintf(why, n, "cannot create directory %s: %s", dir, reason);
-      rc = PC_E_IO;
-    }
-    *p = saved;
-    if (rc != PC_OK || saved == '\0')
-      break;
-  }
-  if (rc == PC_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-    snprintf(why, n, "%s is not a directory", dir);
-    rc = PC_E_IO;
-  }
-  pc_free(dir);
-  return rc;
-}
-
 /*
  * Switch the file to WAL. Changing the journal mode takes an exclusive
  * lock without calling the busy handler, so when two processes create
@@ -419,11 +384,12 @@ static int db_open(pc_runstore *rs, pc_error *err)
   struct stat st;
   int rc, fd;
 
-  rc = make_parents(rs->path, why, sizeof(why));
-  if (rc == PC_E_NOMEM)
-    return pc_error_set(err, rc, "%s: out of memory", rs->path);
-  if (rc != PC_OK)
-    return pc_error_set(err, rc, "%s: %s", rs->path, why);
+  {
+    pc_error e = PC_ERROR_INIT;
+
+    if ((rc = pc_file_mkparents(rs->path, 0700, &e)) != PC_OK)
+      return pc_error_wrap(err, &e, "%s", rs->path);
+  }
   if (stat(rs->path, &st) == 0 && !S_ISREG(st.st_mode))
     return pc_error_set(err, PC_E_IO, "%s: %s", rs->path,
                         S_ISDIR(st.st_mode) ? "is a directory, not a run "

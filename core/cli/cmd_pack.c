@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <json-c/json.h>
 
 #include "alloc.h"
@@ -654,27 +653,6 @@ static int epoch(int64_t *out)
   return PC_EXIT_OK;
 }
 
-static int mkdir_p(const char *dir)
-{
-  char path[4096];
-  size_t n = strlen(dir);
-
-  if (n == 0 || n >= sizeof(path))
-    return -1;
-  memcpy(path, dir, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (path[i] == '/' || path[i] == '\0') {
-      char c = path[i];
-
-      path[i] = '\0';
-      if (mkdir(path, 0755) && errno != EEXIST)
-        return -1;
-      path[i] = c;
-    }
-  }
-  return 0;
-}
-
 static int write_out(struct ctx *x, struct json_object **done)
 {
   pc_pack_inputs in;
@@ -716,10 +694,8 @@ static int write_out(struct ctx *x, struct json_object **done)
     goto out;
   }
   pc_artifact_stem(x->a.name, x->a.version, stem, sizeof(stem), &err);
-  if (mkdir_p(x->a.output)) {
-    cli_error("pack: -o %s: cannot create the directory: %s", x->a.output,
-              strerror(errno));
-    status = PC_EXIT_ENV;
+  if (pc_file_mkdirs(x->a.output, 0755, &err)) {
+    status = cli_fail(PC_EXIT_ENV, &err, "pack: -o");
     goto out;
   }
   pc_buf_printf(&path, "%s/%s.ppa", x->a.output, stem);
