@@ -412,16 +412,6 @@ fail:
   return NULL;
 }
 
-static const char *spec_str(const struct json_object *o, const char *k)
-{
-  struct json_object *v;
-
-  if (!json_object_object_get_ex(o, k, &v) ||
-      !json_object_is_type(v, json_type_string))
-    return NULL;
-  return json_object_get_string(v);
-}
-
 /* Fill the arguments from a stored run; the strings stay borrowed from
  * `run`. `settings` gets the stored settings (borrowed). */
 static int args_from_run(struct json_object *run, struct compile_args *a,
@@ -436,19 +426,19 @@ static int args_from_run(struct json_object *run, struct compile_args *a,
               a->resume);
     return PC_EXIT_INPUT;
   }
-  a->program = spec_str(spec, "program");
-  a->ro.config = spec_str(spec, "config");
-  a->train = spec_str(spec, "train");
-  a->val = spec_str(spec, "val");
-  a->output = spec_str(spec, "output");
-  a->inputs = spec_str(spec, "inputs");
-  a->metric = spec_str(spec, "metric");
-  a->optimizer = spec_str(spec, "optimizer");
-  a->ro.adapter = spec_str(spec, "adapter");
+  a->program = pc_json_str(spec, "program");
+  a->ro.config = pc_json_str(spec, "config");
+  a->train = pc_json_str(spec, "train");
+  a->val = pc_json_str(spec, "val");
+  a->output = pc_json_str(spec, "output");
+  a->inputs = pc_json_str(spec, "inputs");
+  a->metric = pc_json_str(spec, "metric");
+  a->optimizer = pc_json_str(spec, "optimizer");
+  a->ro.adapter = pc_json_str(spec, "adapter");
   /* The cache and thread count as first given, unless given again: the
    * same cache is what lets the in-flight request's calls be reused. */
   if (!a->ro.cache && !a->ro.no_cache) {
-    a->ro.cache = spec_str(spec, "cache");
+    a->ro.cache = pc_json_str(spec, "cache");
     if (json_object_object_get_ex(spec, "no_cache", &v))
       a->ro.no_cache = json_object_get_boolean(v);
   }
@@ -501,7 +491,7 @@ static int check_hashes(const struct json_object *run, const char *id,
       !json_object_object_get_ex(spec, "hashes", &h))
     return PC_EXIT_INPUT;
   for (int i = 0; i < 4; i++) {
-    const char *want = spec_str(h, names[i]);
+    const char *want = pc_json_str(h, names[i]);
 
     if (want && strcmp(want, hex[i])) {
       cli_error("--resume: run %s: the %s file changed since the run "
