@@ -18,6 +18,7 @@
 #include "file.h"
 #include "json_text.h"
 #include "release.h"
+#include "sql.h"
 
 #define SCHEMA_VERSION 1          /* PRAGMA user_version */
 #define APPLICATION_ID 0x5043524c /* PRAGMA application_id: "PCRL" */
@@ -76,39 +77,6 @@ static const char *const SCHEMA_SQL =
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
-
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int exec(sqlite3 *db, const char *sql)
-{
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* Read one integer from a query such as "PRAGMA user_version". */
-static int query_int(sqlite3 *db, const char *sql, long long *out)
-{
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-  *out = 0;
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(st, 0);
-      rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-      rc = SQLITE_CORRUPT;
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
-}
 
 /* "DIR/rest" as a new string (pc_free), NULL when out of memory. */
 static char *join(const char *dir, const char *rest)
@@ -176,7 +144,7 @@ static int db_error(pc_release *r, int rc, const char *what, pc_error *err)
 static void rollback(pc_release *r)
 {
   if (!sqlite3_get_autocommit(r->db))
-    exec(r->db, "ROLLBACK");
+    pc_sql_exec(r->db, "ROLLBACK");
 }
 
 /* Add `val` (owned; NULL is out of memory unless may_be_null) under
@@ -294,12 +262,12 @@ static int db_connect(const char *path, int create, sqlite3 **db)
   if (rc == SQLITE_OK)
     rc = sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
   if (rc == SQLITE_OK)
-    rc = exec(*db, "PRAGMA foreign_keys = ON");
+    rc = pc_sql_exec(*db, "PRAGMA foreign_keys = ON");
   /* The first read of the file: one that is not a database fails here. */
   if (rc == SQLITE_OK)
-    rc = exec(*db, "PRAGMA journal_mode = WAL");
+    rc = pc_sql_exec(*db, "PRAGMA journal_mode = WAL");
   if (rc == SQLITE_OK)
-    rc = exec(*db, "PRAGMA synchronous = NORMAL");
+    rc = pc_sql_exec(*db, "PRAGMA synchronous = NORMAL");
   return rc;
 }
 
@@ -307,23 +275,23 @@ static int db_connect(const char *path, int create, sqlite3 **db)
 static int db_create(sqlite3 *db)
 {
   char sql[256];
-  int rc = exec(db, "BEGIN IMMEDIATE");
+  int rc = pc_sql_exec(db, "BEGIN IMMEDIATE");
 
   if (rc != SQLITE_OK)
     return rc;
-  rc = exec(db, SCHEMA_SQL);
+  rc = pc_sql_exec(db, SCHEMA_SQL);
   snprintf(sql, sizeof(sql),
            "INSERT INTO channels (name, sha256, since_ms) VALUES "
            "('staging', NULL, %lld), ('production', NULL, %lld);"
            "PRAGMA application_id = %d; PRAGMA user_version = %d",
-           (long long)now_ms(), (long long)now_ms(), APPLICATION_ID,
+           (long long)pc_sql_now_ms(), (long long)pc_sql_now_ms(), APPLICATION_ID,
            SCHEMA_VERSION);
   if (rc == SQLITE_OK)
-    rc = exec(db, sql);
+    rc = pc_sql_exec(db, sql);
   if (rc == SQLITE_OK)
-    rc = exec(db, "COMMIT");
+    rc = pc_sql_exec(db, "COMMIT");
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
-    exec(db, "ROLLBACK");
+    pc_sql_exec(db, "ROLLBACK");
   return rc;
 }
 
@@ -421,12 +389,12 @@ out:
 static int check_schema(sqlite3 *db, char *why, size_t n)
 {
   long long version = 0, app = 0, fk = 0;
-  int rc = query_int(db, "PRAGMA application_id", &app);
+  int rc = pc_sql_query_int(db, "PRAGMA application_id", &app);
 
   if (rc == SQLITE_OK)
-    rc = query_int(db, "PRAGMA user_version", &version);
+    rc = pc_sql_query_int(db, "PRAGMA user_version", &version);
   if (rc == SQLITE_OK)
-    rc = query_int(db, "PRAGMA foreign_keys", &fk);
+    rc = pc_sql_query_int(db, "PRAGMA foreign_keys", &fk);
   if (rc != SQLITE_OK)
     return rc;
   if (app != APPLICATION_ID) {
@@ -666,7 +634,7 @@ int pc_release_store(pc_release *r, const pc_release_artifact *a,
     rc = sqlite3_bind_text64(st, 5, manifest.data, manifest.len,
                              SQLITE_STATIC, SQLITE_UTF8);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 6, now_ms());
+    rc = sqlite3_bind_int64(st, 6, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   rc = rc == SQLITE_DONE ? PC_OK : db_error(r, rc, "index the artifact", err);
@@ -780,7 +748,7 @@ int pc_release_record(pc_release *r, const pc_release_event *ev,
   char *before = NULL;
   const char *after;
   int moves, exists, found, rc;
-  int64_t t = now_ms();
+  int64_t t = pc_sql_now_ms();
   pc_buf gates, detail;
 
   if (event_id)
@@ -791,7 +759,7 @@ int pc_release_record(pc_release *r, const pc_release_event *ev,
   pc_buf_init(&gates, PC_BUF_DEFAULT_MAX);
   pc_buf_init(&detail, PC_BUF_DEFAULT_MAX);
   /* IMMEDIATE: what the channel held cannot change under us. */
-  if ((rc = exec(r->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+  if ((rc = pc_sql_exec(r->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
     rc = db_error(r, rc, "start a transaction", err);
     goto out;
   }
@@ -873,7 +841,7 @@ int pc_release_record(pc_release *r, const pc_release_event *ev,
       goto fail;
     }
   }
-  if ((rc = exec(r->db, "COMMIT")) != SQLITE_OK) {
+  if ((rc = pc_sql_exec(r->db, "COMMIT")) != SQLITE_OK) {
     rc = db_error(r, rc, "commit", err);
     goto fail;
   }

@@ -17,6 +17,7 @@
 #include "file.h"
 #include "buf.h"
 #include "cache.h"
+#include "sql.h"
 
 #define KEY_LEN PC_SHA256_HEX_LEN
 #define SCHEMA_VERSION 1          /* PRAGMA user_version of our layout */
@@ -298,12 +299,6 @@ static void disk_failed(pc_cache *c, int rc, char *msg, size_t n)
   disk_close(c);
 }
 
-/* Run one SQL statement that returns no rows we need. */
-static int exec(sqlite3 *db, const char *sql)
-{
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 /*
  * Switch the file to WAL. Changing the journal mode takes an exclusive
  * lock without calling the busy handler, so when two processes create
@@ -316,31 +311,12 @@ static int set_wal(sqlite3 *db)
   int rc, waited_ms = 0;
 
   for (;;) {
-    rc = exec(db, "PRAGMA journal_mode = WAL");
+    rc = pc_sql_exec(db, "PRAGMA journal_mode = WAL");
     if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
       return rc;
     nanosleep(&pause, NULL);
     waited_ms += 5;
   }
-}
-
-/* Read one integer from a query such as "PRAGMA user_version". */
-static int query_int(sqlite3 *db, const char *sql, long long *out)
-{
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(st, 0);
-      rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-      rc = SQLITE_CORRUPT;  /* a pragma that answers nothing */
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
 }
 
 /*
@@ -352,34 +328,34 @@ static int query_int(sqlite3 *db, const char *sql, long long *out)
 static int disk_schema(sqlite3 *db, char *why, size_t n)
 {
   long long version = 0, tables = 0;
-  int rc = exec(db, "BEGIN IMMEDIATE");
+  int rc = pc_sql_exec(db, "BEGIN IMMEDIATE");
 
   if (rc != SQLITE_OK)
     return rc;
-  rc = query_int(db, "PRAGMA user_version", &version);
+  rc = pc_sql_query_int(db, "PRAGMA user_version", &version);
   if (rc == SQLITE_OK && version == 0) {
-    rc = query_int(db, "SELECT count(*) FROM sqlite_master", &tables);
+    rc = pc_sql_query_int(db, "SELECT count(*) FROM sqlite_master", &tables);
     if (rc == SQLITE_OK && tables > 0) {
       snprintf(why, n, "not a promptc cache (schema version 0 but %lld "
                "other objects)", tables);
       rc = SQLITE_MISMATCH;
     }
     if (rc == SQLITE_OK)
-      rc = exec(db, "CREATE TABLE responses (key TEXT PRIMARY KEY, "
+      rc = pc_sql_exec(db, "CREATE TABLE responses (key TEXT PRIMARY KEY, "
                 "value BLOB NOT NULL, created_ms INTEGER NOT NULL)");
     if (rc == SQLITE_OK)
-      rc = exec(db, "PRAGMA user_version = 1");
+      rc = pc_sql_exec(db, "PRAGMA user_version = 1");
   } else if (rc == SQLITE_OK && version != SCHEMA_VERSION) {
     snprintf(why, n, "schema version %lld, this promptc reads only "
              "version %d", version, SCHEMA_VERSION);
     rc = SQLITE_MISMATCH;
   }
   if (rc == SQLITE_OK)
-    rc = exec(db, "COMMIT");
+    rc = pc_sql_exec(db, "COMMIT");
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(db)) {
     if (why[0] == '\0')  /* keep the real reason, not ROLLBACK's */
       snprintf(why, n, "%s", sqlite3_errmsg(db));
-    exec(db, "ROLLBACK");
+    pc_sql_exec(db, "ROLLBACK");
   }
   return rc;
 }
@@ -451,7 +427,7 @@ static int disk_open(pc_cache *c, char *why, size_t n)
   if (rc == SQLITE_OK)
     rc = set_wal(c->db);
   if (rc == SQLITE_OK)
-    rc = exec(c->db, "PRAGMA synchronous = NORMAL");
+    rc = pc_sql_exec(c->db, "PRAGMA synchronous = NORMAL");
   if (rc == SQLITE_OK)
     rc = disk_schema(c->db, why, n);
   if (rc == SQLITE_OK)
@@ -508,14 +484,6 @@ out:
   return hit;
 }
 
-static long long now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Write `key` to disk, one autocommit transaction. A failure leaves a
  * warning in msg (else msg[0] = 0). */
 static void disk_put(pc_cache *c, const char *key, const char *value,
@@ -532,7 +500,7 @@ static void disk_put(pc_cache *c, const char *key, const char *value,
     rc = sqlite3_bind_blob64(c->set, 2, len ? value : "",
                              (sqlite3_uint64)len, SQLITE_STATIC);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(c->set, 3, now_ms());
+    rc = sqlite3_bind_int64(c->set, 3, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = sqlite3_step(c->set);
   sqlite3_reset(c->set);

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "json_text.h"
 #include "runstore.h"
+#include "sql.h"
 
 #define SCHEMA_VERSION 1          /* PRAGMA user_version of our layout */
 #define APPLICATION_ID 0x50435253 /* PRAGMA application_id: "PCRS" */
@@ -85,40 +86,6 @@ static const char *const SCHEMA_SQL =
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
 
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Run SQL that returns no rows we need. */
-static int exec(sqlite3 *db, const char *sql)
-{
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* Read one integer from a query such as "PRAGMA user_version". */
-static int query_int(sqlite3 *db, const char *sql, long long *out)
-{
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-  *out = 0;
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(st, 0);
-      rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-      rc = SQLITE_CORRUPT;  /* a query that answers nothing */
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
-}
-
 /*
  * Report the failed SQLite call `rc` made for run `id` while trying to
  * `what` ("record trial 3"). A foreign key that does not hold means the
@@ -145,7 +112,7 @@ static int db_error(pc_runstore *rs, int rc, const char *id, const char *what,
 static void rollback(pc_runstore *rs)
 {
   if (!sqlite3_get_autocommit(rs->db))
-    exec(rs->db, "ROLLBACK");
+    pc_sql_exec(rs->db, "ROLLBACK");
 }
 
 static int no_run(pc_runstore *rs, const char *id, pc_error *err)
@@ -314,7 +281,7 @@ static int set_wal(sqlite3 *db)
   int rc, waited_ms = 0;
 
   for (;;) {
-    rc = exec(db, "PRAGMA journal_mode = WAL");
+    rc = pc_sql_exec(db, "PRAGMA journal_mode = WAL");
     if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
       return rc;
     nanosleep(&pause, NULL);
@@ -332,25 +299,25 @@ static int set_wal(sqlite3 *db)
 static int check_schema(sqlite3 *db, char *why, size_t n)
 {
   long long version = 0, app = 0, objects = 0;
-  int rc = exec(db, "BEGIN IMMEDIATE");
+  int rc = pc_sql_exec(db, "BEGIN IMMEDIATE");
 
   if (rc != SQLITE_OK)
     return rc;
-  rc = query_int(db, "PRAGMA user_version", &version);
+  rc = pc_sql_query_int(db, "PRAGMA user_version", &version);
   if (rc == SQLITE_OK)
-    rc = query_int(db, "PRAGMA application_id", &app);
+    rc = pc_sql_query_int(db, "PRAGMA application_id", &app);
   if (rc == SQLITE_OK)
-    rc = query_int(db, "SELECT count(*) FROM sqlite_master", &objects);
+    rc = pc_sql_query_int(db, "SELECT count(*) FROM sqlite_master", &objects);
   if (rc != SQLITE_OK)
     goto out;
   if (app == 0 && version == 0 && objects == 0) {
     char pragmas[96];
 
-    rc = exec(db, SCHEMA_SQL);
+    rc = pc_sql_exec(db, SCHEMA_SQL);
     snprintf(pragmas, sizeof(pragmas), "PRAGMA application_id = %d; "
              "PRAGMA user_version = %d", APPLICATION_ID, SCHEMA_VERSION);
     if (rc == SQLITE_OK)
-      rc = exec(db, pragmas);
+      rc = pc_sql_exec(db, pragmas);
   } else if (app != APPLICATION_ID || version == 0) {
     snprintf(why, n, "not a promptc run store (an SQLite database with "
              "%lld other objects)", objects);
@@ -362,11 +329,11 @@ static int check_schema(sqlite3 *db, char *why, size_t n)
   }
 out:
   if (rc == SQLITE_OK)
-    rc = exec(db, "COMMIT");
+    rc = pc_sql_exec(db, "COMMIT");
   if (rc != SQLITE_OK && !sqlite3_get_autocommit(db)) {
     if (why[0] == '\0')  /* keep the real reason, not ROLLBACK's */
       snprintf(why, n, "%s", sqlite3_errmsg(db));
-    exec(db, "ROLLBACK");
+    pc_sql_exec(db, "ROLLBACK");
   }
   return rc;
 }
@@ -410,7 +377,7 @@ static int db_open(pc_runstore *rs, pc_error *err)
   if (rc == SQLITE_OK)
     rc = sqlite3_busy_timeout(rs->db, BUSY_TIMEOUT_MS);
   if (rc == SQLITE_OK)
-    rc = exec(rs->db, "PRAGMA foreign_keys = ON");
+    rc = pc_sql_exec(rs->db, "PRAGMA foreign_keys = ON");
   /* The journal mode is the first read of the file: a file that is not a
    * database fails here. */
   if (rc == SQLITE_OK)
@@ -421,11 +388,11 @@ static int db_open(pc_runstore *rs, pc_error *err)
     rc = SQLITE_MISMATCH;
   }
   if (rc == SQLITE_OK)
-    rc = exec(rs->db, "PRAGMA synchronous = NORMAL");
+    rc = pc_sql_exec(rs->db, "PRAGMA synchronous = NORMAL");
   if (rc == SQLITE_OK)
     rc = check_schema(rs->db, why, sizeof(why));
   if (rc == SQLITE_OK)
-    rc = query_int(rs->db, "PRAGMA foreign_keys", &fk);
+    rc = pc_sql_query_int(rs->db, "PRAGMA foreign_keys", &fk);
   if (rc == SQLITE_OK && fk != 1) {
     snprintf(why, sizeof(why), "this SQLite cannot enforce foreign keys");
     rc = SQLITE_MISUSE;
@@ -618,7 +585,7 @@ int pc_runstore_begin(pc_runstore *rs, const char *id, const char *kind,
     rc = sqlite3_bind_text64(st, 3, b.data, b.len, SQLITE_STATIC,
                              SQLITE_UTF8);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 4, now_ms());
+    rc = sqlite3_bind_int64(st, 4, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -724,7 +691,7 @@ int pc_runstore_set_status(pc_runstore *rs, const char *id,
     rc = sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK)
     rc = running ? sqlite3_bind_null(st, 3)
-                 : sqlite3_bind_int64(st, 3, now_ms());
+                 : sqlite3_bind_int64(st, 3, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = result ? sqlite3_bind_text64(st, 4, b.data, b.len, SQLITE_STATIC,
                                       SQLITE_UTF8)
@@ -858,7 +825,7 @@ int pc_runstore_put_trial(pc_runstore *rs, const char *id, int64_t trial,
     rc = sqlite3_bind_text64(st, 3, b.data, b.len, SQLITE_STATIC,
                              SQLITE_UTF8);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 4, now_ms());
+    rc = sqlite3_bind_int64(st, 4, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   rc = rc == SQLITE_DONE ? PC_OK : db_error(rs, rc, id, what, err);
@@ -881,7 +848,7 @@ int pc_runstore_trials(pc_runstore *rs, const char *id,
     return rc;
   pthread_mutex_lock(&rs->mu);
   /* One read transaction: the run and its trials as of one moment. */
-  if ((rc = exec(rs->db, "BEGIN")) != SQLITE_OK) {
+  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
     rc = db_error(rs, rc, id, "read the trials", err);
     goto out;
   }
@@ -1054,7 +1021,7 @@ int pc_runstore_checkpoint_put(pc_runstore *rs, const char *id,
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_blob64(st, 2, len ? json : "", len, SQLITE_STATIC);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 3, now_ms());
+    rc = sqlite3_bind_int64(st, 3, pc_sql_now_ms());
   if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   rc = rc == SQLITE_DONE ? PC_OK : db_error(rs, rc, id, "save the "
@@ -1249,7 +1216,7 @@ int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
       goto free_calls;
   snprintf(what, sizeof(what), "record the calls of batch %" PRId64, seq);
   pthread_mutex_lock(&rs->mu);
-  if ((rc = exec(rs->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+  if ((rc = pc_sql_exec(rs->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
     rc = db_error(rs, rc, id, what, err);
     goto out;
   }
@@ -1273,7 +1240,7 @@ int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
   for (i = 0; rc == SQLITE_OK && i < n; i++)
     rc = call_insert(ins, seq, i, &calls[i]);
   if (rc == SQLITE_OK)
-    rc = exec(rs->db, "COMMIT");
+    rc = pc_sql_exec(rs->db, "COMMIT");
   rc = rc == SQLITE_OK ? PC_OK : db_error(rs, rc, id, what, err);
 out:
   sqlite3_finalize(del);
@@ -1298,7 +1265,7 @@ int pc_runstore_call_totals(pc_runstore *rs, const char *id,
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
   pthread_mutex_lock(&rs->mu);
-  if ((rc = exec(rs->db, "BEGIN")) != SQLITE_OK) {
+  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
     rc = db_error(rs, rc, id, "sum the calls", err);
     goto out;
   }
