@@ -16,7 +16,6 @@
 #include "buf.h"
 #include "cli.h"
 #include "dataset.h"
-#include "file.h"
 #include "gates.h"
 #include "hash.h"
 #include "json_text.h"
