@@ -17,6 +17,8 @@
 #include "file.h"
 #include "json_text.h"
 #include "lm_settings.h"
+#include "ratelimit.h"
+#include "retry.h"
 
 static const char *const role_names[PC_ROLE_COUNT] = {
   "lm", "prompt_lm", "teacher_lm", "reflection_lm"
@@ -140,9 +142,9 @@ int pc_config_metric_spec(const char *spec, const char *what,
   return PC_OK;
 }
 
-/* One LM role: {"provider": "sim", "params": {...}, "cache": bool, ...}.
- * Members other than those three belong to the provider, which checks
- * them when it is created. */
+/* One LM role: {"provider": "sim", "params": {...}, "cache": bool,
+ * "retry": {...}, "rate_limit": {...}, ...}. Members other than those
+ * belong to the provider, which checks them when it is created. */
 static int read_role(pc_config *cfg, int role, struct json_object *v,
                      pc_error *err)
 {
@@ -167,6 +169,23 @@ static int read_role(pc_config *cfg, int role, struct json_object *v,
       !json_object_is_type(m, json_type_boolean))
     return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s.cache: expected true "
                         "or false", cfg->path, name);
+  if (json_object_object_get_ex(v, "retry", &m)) {
+    pc_retry_policy policy;
+
+    snprintf(where, sizeof(where), "%s: %s.retry", cfg->path, name);
+    if (pc_retry_policy_read(m, where, &policy, err))
+      return PC_E_INVALID_ARG;
+  }
+  if (json_object_object_get_ex(v, "rate_limit", &m)) {
+    pc_ratelimit *rl = NULL;
+    int rc;
+
+    snprintf(where, sizeof(where), "%s: %s.rate_limit", cfg->path, name);
+    rc = pc_ratelimit_read(m, where, &rl, err);
+    pc_ratelimit_free(rl);
+    if (rc)
+      return rc;
+  }
   cfg->roles[role] = v;
   return PC_OK;
 }

@@ -1,7 +1,9 @@
 /*
  * host.c - the services the host hands to plugins: the pc_host_api table
- * and, by id, "pc.json/1", "pc.values/1", "pc.secrets/1" and "pc.hash/1".
+ * and, by id, "pc.json/1", "pc.values/1", "pc.secrets/1", "pc.hash/1" and
+ * "pc.http/1" (core/http.c).
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "host.h"
+#include "http.h"
 #include "json_text.h"
 #include "type.h"
 #include "value.h"
@@ -505,18 +508,54 @@ static const pc_values_api values_api = {
 
 /* ---- "pc.secrets/1" ---------------------------------------------------- */
 
-static int s_lookup(void *ctx, const char *ref, char *buf, size_t cap,
-                    size_t *len, pc_error *err)
+/* Read a secret file: its bytes up to a trailing newline, which editors
+ * and `echo` add. The message names the path, never the contents. */
+static int read_secret_file(const char *ref, const char *path, char *buf,
+                            size_t cap, size_t *len, pc_error *err)
+{
+  FILE *f;
+  size_t n;
+  int extra;
+
+  if (!*path)
+    return pc_error_set(err, PC_E_INVALID_ARG,
+                        "secret reference \"%.40s\": expected file:PATH",
+                        ref);
+  f = fopen(path, "rb");
+  if (!f)
+    return pc_error_set(err, PC_E_INVALID_ARG, "secret %s: %s", ref,
+                        strerror(errno));
+  n = cap ? fread(buf, 1, cap - 1, f) : 0;
+  extra = fgetc(f) != EOF;
+  fclose(f);
+  if (extra || !cap) {
+    explicit_bzero(buf, cap);
+    return pc_error_set(err, PC_E_NOMEM, "secret %s: longer than %zu bytes",
+                        ref, cap ? cap - 1 : 0);
+  }
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    n--;
+  buf[n] = '\0';
+  if (n == 0)
+    return pc_error_set(err, PC_E_INVALID_ARG, "secret %s: the file is empty",
+                        ref);
+  *len = n;
+  return PC_OK;
+}
+
+int pc_host_secret_lookup(const char *ref, char *buf, size_t cap,
+                          size_t *len, pc_error *err)
 {
   const char *val;
   size_t n;
 
-  (void)ctx;
   *len = 0;
+  if (ref && strncmp(ref, "file:", 5) == 0)
+    return read_secret_file(ref, ref + 5, buf, cap, len, err);
   if (!ref || strncmp(ref, "env:", 4) != 0 || !ref[4])
     return pc_error_set(err, PC_E_INVALID_ARG,
-                        "secret reference \"%.40s\": expected env:NAME",
-                        ref ? ref : "");
+                        "secret reference \"%.40s\": expected env:NAME or "
+                        "file:PATH", ref ? ref : "");
   val = getenv(ref + 4);
   if (!val || !*val)
     return pc_error_set(err, PC_E_INVALID_ARG,
@@ -528,6 +567,13 @@ static int s_lookup(void *ctx, const char *ref, char *buf, size_t cap,
   memcpy(buf, val, n + 1);
   *len = n;
   return PC_OK;
+}
+
+static int s_lookup(void *ctx, const char *ref, char *buf, size_t cap,
+                    size_t *len, pc_error *err)
+{
+  (void)ctx;
+  return pc_host_secret_lookup(ref, buf, cap, len, err);
 }
 
 static const pc_secrets_api secrets_api = {
@@ -585,7 +631,13 @@ static const void *host_get_interface(void *ctx, const char *id,
       *size = hash_api.hdr.struct_size;
     return &hash_api;
   }
-  /* "pc.http/1" arrives with the LM providers. */
+  if (strcmp(id, "pc.http/1") == 0) {
+    const pc_http_api *http = pc_http_api_table();
+
+    if (size)
+      *size = http->hdr.struct_size;
+    return http;
+  }
   if (size)
     *size = 0;
   return NULL;

@@ -1,7 +1,7 @@
 /*
  * host.h - the services table the host hands to every plugin
  * (pc_host_api and the tables behind get_host_interface: "pc.json/1",
- * "pc.values/1", "pc.secrets/1").
+ * "pc.values/1", "pc.secrets/1", "pc.hash/1", "pc.http/1").
  */
 #ifndef PC_HOST_H
 #define PC_HOST_H
@@ -18,6 +18,18 @@ struct pc_call {
 /* The process-wide host table. Static: valid for the life of the process.
  * Thread: any. */
 const pc_host_api *pc_host_api_get(void);
+
+/*
+ * pc_host_secret_lookup - resolve a secret reference: "env:NAME" (the
+ * environment variable) or "file:PATH" (the file's bytes, without a
+ * trailing newline). Copies it into buf (cap bytes, NUL-terminated) and
+ * its length into *len. PC_E_INVALID_ARG for an unknown scheme, an unset
+ * variable, an unreadable or empty file; PC_E_NOMEM when it does not fit.
+ * Messages name the reference, never the secret. The caller wipes buf
+ * (explicit_bzero) when done. This is "pc.secrets/1"'s lookup.
+ */
+int pc_host_secret_lookup(const char *ref, char *buf, size_t cap,
+                          size_t *len, pc_error *err);
 
 /* Ask every call in flight to stop (is_cancelled(ctx, NULL) becomes true). */
 void pc_host_cancel_all(void);

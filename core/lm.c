@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -13,6 +14,8 @@
 #include "host.h"
 #include "json_text.h"
 #include "lm.h"
+#include "ratelimit.h"
+#include "retry.h"
 
 /* Everything up to and including complete is ABI 1.0. */
 #define PROVIDER_V1_SIZE \
@@ -20,7 +23,11 @@
 
 /* Members of a role object that the host keeps for itself. */
 static const char *const host_members[] = {"provider", "params", "cache",
-                                           NULL};
+                                           "retry", "rate_limit", NULL};
+
+/* The meta members that tell which model answered. */
+static const char *const served_keys[] = {"model", "system_fingerprint",
+                                          "digest", NULL};
 
 struct pc_lm {
   char *role;                        /* owned */
@@ -36,6 +43,12 @@ struct pc_lm {
   int serialise;                     /* not thread-safe: one call at once */
   pthread_mutex_t lock;
   atomic_uint_fast64_t calls;
+  pc_retry_policy retry;
+  pc_ratelimit *limiter;             /* owned; NULL = no limit */
+  pthread_mutex_t served_lock;       /* guards served and drifts */
+  char *served;                      /* owned: the served model last seen */
+  struct json_object *first_served;  /* owned: the first one, as meta */
+  uint64_t drifts;
 };
 
 static int is_host_member(const char *key)
@@ -114,6 +127,7 @@ int pc_lm_open(const pc_registry *reg, const char *role,
     goto fail;
   }
   pthread_mutex_init(&lm->lock, NULL);
+  pthread_mutex_init(&lm->served_lock, NULL);
   atomic_init(&lm->calls, 0);
   lm->iface = pc_registry_find_iface(reg, PC_IFACE_LM_PROVIDER, name,
                                      (uint32_t)PROVIDER_V1_SIZE,
@@ -145,6 +159,22 @@ int pc_lm_open(const pc_registry *reg, const char *role,
       !(lm->model = pc_strdup(json_object_get_string(v)))) {
     rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", role);
     goto fail;
+  }
+  {
+    char where[128];
+
+    snprintf(where, sizeof(where), "%s.retry", role);
+    rc = pc_retry_policy_read(json_object_object_get_ex(role_cfg, "retry",
+                                                         &v) ? v : NULL,
+                              where, &lm->retry, err);
+    if (rc)
+      goto fail;
+    snprintf(where, sizeof(where), "%s.rate_limit", role);
+    rc = pc_ratelimit_read(json_object_object_get_ex(role_cfg, "rate_limit",
+                                                     &v) ? v : NULL,
+                           where, &lm->limiter, err);
+    if (rc)
+      goto fail;
   }
   if (!lm->params ||
       provider_config(role_cfg, base_dir, &cfg, lm->config_hash)) {
@@ -195,8 +225,13 @@ void pc_lm_close(pc_lm *lm)
     return;
   if (lm->inst && lm->iface->destroy)
     lm->iface->destroy(lm->inst);
-  if (lm->role)
+  if (lm->role) {
     pthread_mutex_destroy(&lm->lock);
+    pthread_mutex_destroy(&lm->served_lock);
+  }
+  pc_ratelimit_free(lm->limiter);
+  pc_free(lm->served);
+  json_object_put(lm->first_served);
   json_object_put(lm->params);
   pc_free(lm->role);
   pc_free(lm->provider);
@@ -224,6 +259,30 @@ int pc_lm_cacheable(const pc_lm *lm) { return lm->cacheable; }
 uint64_t pc_lm_calls(const pc_lm *lm)
 {
   return atomic_load(&((pc_lm *)lm)->calls);
+}
+
+uint64_t pc_lm_drifts(const pc_lm *lm)
+{
+  pc_lm *m = (pc_lm *)lm;
+  uint64_t n;
+
+  pthread_mutex_lock(&m->served_lock);
+  n = m->drifts;
+  pthread_mutex_unlock(&m->served_lock);
+  return n;
+}
+
+struct json_object *pc_lm_served(const pc_lm *lm)
+{
+  pc_lm *m = (pc_lm *)lm;
+  struct json_object *copy = NULL;
+
+  pthread_mutex_lock(&m->served_lock);
+  if (m->first_served &&
+      json_object_deep_copy(m->first_served, &copy, NULL) != 0)
+    copy = NULL;
+  pthread_mutex_unlock(&m->served_lock);
+  return copy;
 }
 
 void pc_lm_response_clear(pc_lm_response *r)
@@ -306,13 +365,12 @@ static int r_meta(void *ctx, const char *key, const char *value, size_t len)
   return PC_OK;
 }
 
-int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
-                   const struct json_object *params, const char *rollout_id,
-                   pc_call *call, pc_lm_response *out, pc_error *err)
+/* One try: the provider's complete() with the response collected in
+ * `out` (cleared first). On failure `err` holds the provider's own code
+ * and message and `out` is empty. */
+static int one_try(pc_lm *lm, const pc_lm_request *req, pc_call *call,
+                   pc_lm_response *out, pc_error *err)
 {
-  pc_message *wire = NULL;
-  pc_buf pj;
-  pc_error perr = PC_ERROR_INIT;
   pc_lm_sink sink = {
     .hdr = PC_ABI_HEADER_INIT(pc_lm_sink),
     .ctx = out,
@@ -321,16 +379,146 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
     .usage = r_usage,
     .meta = r_meta,
   };
-  pc_lm_request req = {
-    .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
-  };
   const pc_host_api *host = pc_host_api_get();
   uint64_t t0;
   int rc;
 
+  pc_lm_response_clear(out);
+  if (lm->serialise)
+    pthread_mutex_lock(&lm->lock);
+  t0 = host->now_ns(host->ctx);
+  atomic_fetch_add(&lm->calls, 1);
+  rc = lm->iface->complete(lm->inst, req, &sink, call, err);
+  out->latency_ms = (double)(host->now_ns(host->ctx) - t0) / 1e6;
+  if (lm->serialise)
+    pthread_mutex_unlock(&lm->lock);
+
+  if (rc == PC_OK && (out->n_texts == 0 || !out->texts[0]))
+    rc = pc_error_set(err, PC_E_PROVIDER, "the provider returned no text");
+  if (rc) {
+    if (!err->code)
+      err->code = rc;
+    pc_lm_response_clear(out);
+    return err->code;
+  }
+  /* A missing middle choice is an empty text, never a NULL. */
+  for (size_t i = 0; i < out->n_texts; i++)
+    if (!out->texts[i] && !(out->texts[i] = pc_strdup(""))) {
+      pc_lm_response_clear(out);
+      return pc_error_set(err, PC_E_NOMEM, "out of memory");
+    }
+  return PC_OK;
+}
+
+/* "model|fingerprint|digest" of a response's meta, or NULL when it names
+ * none of them. New string owned by the caller. */
+static char *served_key(const struct json_object *meta,
+                        struct json_object **parts)
+{
+  pc_buf b;
+  int any = 0;
+
+  *parts = NULL;
+  if (!meta)
+    return NULL;
+  pc_buf_init(&b, 4096);
+  if (!(*parts = json_object_new_object()))
+    return NULL;
+  for (size_t i = 0; served_keys[i]; i++) {
+    struct json_object *v;
+    const char *s = "";
+
+    if (json_object_object_get_ex(meta, served_keys[i], &v)) {
+      s = json_object_get_string(v);
+      any = 1;
+      json_object_object_add(*parts, served_keys[i],
+                             json_object_new_string(s));
+    }
+    if ((i && pc_buf_putc(&b, '|')) || pc_buf_puts(&b, s))
+      goto fail;
+  }
+  if (!any)
+    goto fail;
+  return pc_buf_take(&b, NULL);
+fail:
+  pc_buf_free(&b);
+  json_object_put(*parts);
+  *parts = NULL;
+  return NULL;
+}
+
+/* Compare the served model of a successful response with the role's
+ * last one: the first sets it, a change is drift. */
+static void watch_served(pc_lm *lm, pc_lm_response *out)
+{
+  struct json_object *parts = NULL;
+  char *key = served_key(out->meta, &parts);
+  char *before = NULL;
+
+  if (!key)
+    return;
+  pthread_mutex_lock(&lm->served_lock);
+  if (!lm->served) {
+    lm->served = key;
+    lm->first_served = parts;
+    key = NULL;
+    parts = NULL;
+  } else if (strcmp(lm->served, key) != 0) {
+    lm->drifts++;
+    out->drift = 1;
+    before = lm->served;
+    lm->served = key;
+    key = NULL;
+  }
+  pthread_mutex_unlock(&lm->served_lock);
+  if (before) {
+    const pc_host_api *host = pc_host_api_get();
+    char line[512];
+    int n = snprintf(line, sizeof(line), "%s (%s): the served model changed "
+                     "during the run: %s -> %s (model|fingerprint|digest)",
+                     lm->role, lm->provider, before, lm->served);
+
+    host->log(host->ctx, PC_LOG_WARN, NULL, line,
+              n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n
+                                                   : sizeof(line) - 1);
+  }
+  pc_free(before);
+  pc_free(key);
+  json_object_put(parts);
+}
+
+/* The tokens a request may use, for the rate limiter: its text at four
+ * bytes a token, plus max_tokens when set. */
+static int64_t estimate_tokens(const pc_messages *msgs,
+                               const struct json_object *params)
+{
+  struct json_object *v;
+  int64_t t = 0;
+
+  for (size_t i = 0; i < msgs->n; i++)
+    t += (int64_t)(msgs->items[i].len + 3) / 4;
+  if (params && json_object_object_get_ex(params, "max_tokens", &v))
+    t += json_object_get_int64(v);
+  return t;
+}
+
+int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
+                   const struct json_object *params, const char *rollout_id,
+                   pc_call *call, pc_lm_response *out, pc_error *err)
+{
+  pc_message *wire = NULL;
+  pc_buf pj;
+  pc_error perr = PC_ERROR_INIT;
+  pc_lm_request req = {
+    .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
+  };
+  int64_t estimate = estimate_tokens(msgs, params);
+  uint32_t retries = 0, limited = 0;
+  double retry_wait = 0, rate_wait = 0;
+  int rc;
+
   memset(out, 0, sizeof(*out));
-  out->prompt_tokens = -1;
-  out->completion_tokens = -1;
+  pc_lm_response_clear(out);
   pc_buf_init(&pj, 0);
   wire = pc_calloc(msgs->n ? msgs->n : 1, sizeof(*wire));
   if (!wire || (params ? pc_json_write(params, PC_JSON_TEXT_COMPACT, &pj)
@@ -352,34 +540,55 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
   req.params_len = pj.len;
   req.rollout_id = rollout_id;
 
-  if (lm->serialise)
-    pthread_mutex_lock(&lm->lock);
-  t0 = host->now_ns(host->ctx);
-  atomic_fetch_add(&lm->calls, 1);
-  rc = lm->iface->complete(lm->inst, &req, &sink, call, &perr);
-  out->latency_ms = (double)(host->now_ns(host->ctx) - t0) / 1e6;
-  if (lm->serialise)
-    pthread_mutex_unlock(&lm->lock);
+  for (;;) {
+    double waited = 0;
+    int64_t delay;
 
-  if (rc == PC_OK && (out->n_texts == 0 || !out->texts[0]))
-    rc = pc_error_set(&perr, PC_E_PROVIDER, "the provider returned no text");
-  if (rc) {
-    if (!perr.code)
-      perr.code = rc;
+    perr = (pc_error)PC_ERROR_INIT;
+    rc = pc_ratelimit_acquire(lm->limiter, estimate, call, &waited);
+    rate_wait += waited;
+    if (rc) {
+      pc_error_set(&perr, rc, "cancelled while waiting for the rate limit");
+      break;
+    }
+    rc = one_try(lm, &req, call, out, &perr);
+    if (rc == PC_OK) {
+      if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
+        pc_ratelimit_settle(lm->limiter, estimate,
+                            out->prompt_tokens + out->completion_tokens);
+      break;
+    }
+    if (!pc_retry_retryable(rc) || retries >= (uint32_t)lm->retry.max_retries)
+      break;
+    if (rc == PC_E_RATE_LIMITED)
+      limited++;
+    delay = pc_retry_delay_ms(&lm->retry, (int)retries + 1,
+                              perr.retry_after_ms,
+                              pc_rng_u64(0, "retry-backoff",
+                                         atomic_load(&lm->calls), retries));
+    if (pc_retry_sleep(delay, call) != PC_OK)
+      break;  /* cancelled or out of time: report the last failure */
+    retries++;
+    retry_wait += (double)delay;
+  }
+  if (rc == PC_OK) {
+    watch_served(lm, out);
+  } else if (retries) {
+    rc = pc_error_wrap(err, &perr, "%s (%s), after %u %s", lm->role,
+                       lm->provider, (unsigned)retries,
+                       retries == 1 ? "retry" : "retries");
+  } else {
     rc = pc_error_wrap(err, &perr, "%s (%s)", lm->role, lm->provider);
+  }
+  if (rc) {
     err->http_status = perr.http_status;
     err->retry_after_ms = perr.retry_after_ms;
-    pc_lm_response_clear(out);
-    goto out;
   }
-  /* A missing middle choice is an empty text, never a NULL. */
-  for (size_t i = 0; i < out->n_texts; i++)
-    if (!out->texts[i] && !(out->texts[i] = pc_strdup(""))) {
-      pc_lm_response_clear(out);
-      rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", lm->role);
-      goto out;
-    }
 out:
+  out->retries = retries;
+  out->rate_limited = limited;
+  out->retry_wait_ms = retry_wait;
+  out->rate_wait_ms = rate_wait;
   pc_free(wire);
   pc_buf_free(&pj);
   return rc;

@@ -28,7 +28,13 @@ typedef struct pc_lm_response {
   int64_t prompt_tokens;      /* -1 when the provider did not say */
   int64_t completion_tokens;  /* -1 when the provider did not say */
   struct json_object *meta;   /* owned: {"model", "finish_reason", ...} */
-  double latency_ms;          /* of the provider call (recorded on hits) */
+  double latency_ms;          /* of the last try (recorded on hits) */
+  /* How the call went, never cached: set by pc_lm_complete. */
+  uint32_t retries;           /* tries after the first */
+  uint32_t rate_limited;      /* of the failed tries, 429s */
+  double retry_wait_ms;       /* waited before retries */
+  double rate_wait_ms;        /* waited for the role's rate limit */
+  int drift;                  /* the served model changed (see below) */
 } pc_lm_response;
 
 /*
@@ -64,21 +70,37 @@ const struct json_object *pc_lm_params(const pc_lm *lm);
 int pc_lm_cacheable(const pc_lm *lm);
 
 /*
- * pc_lm_complete - one provider call.
+ * pc_lm_complete - one provider call, under the role's policy.
+ *
+ * The role's rate limit ("rate_limit", core/ratelimit.h) is waited for
+ * first; a failure that may be retried ("retry", core/retry.h) is tried
+ * again after a backoff or the provider's Retry-After, and the response
+ * counts the retries and the waits. A successful response whose served
+ * model ("model", "system_fingerprint" or "digest" in its meta) differs
+ * from the first one this role saw is drift: logged as a warning once per
+ * change, flagged in the response and counted (pc_lm_drifts).
  *
  * `msgs` and `params` (a JSON object of call settings: the merged layers,
  * may be NULL) and `rollout_id` (may be NULL) are borrowed. `call` carries
  * cancellation and the deadline (may be NULL). On success `out` holds the
  * response (pc_lm_response_clear); at least one text is guaranteed. On
- * failure the provider's code and message, prefixed with the role and
- * provider, are in `err`, and `out` is empty.
+ * failure the last try's code and message, prefixed with the role and
+ * provider (and "after N retries" when there were some), are in `err`,
+ * and `out` is empty but for the retry counters.
  */
 int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
                    const struct json_object *params, const char *rollout_id,
                    pc_call *call, pc_lm_response *out, pc_error *err);
 
-/* Provider calls made through this role since it was opened. */
+/* Provider calls made through this role since it was opened (each try
+ * counts), and how many times its served model changed. */
 uint64_t pc_lm_calls(const pc_lm *lm);
+uint64_t pc_lm_drifts(const pc_lm *lm);
+
+/* The first served model this role saw, as a new object owned by the
+ * caller: {"model", "system_fingerprint", "digest"} with the members the
+ * provider reported; NULL when no call has been answered yet (or OOM). */
+struct json_object *pc_lm_served(const pc_lm *lm);
 
 void pc_lm_response_clear(pc_lm_response *r);
 

@@ -2,6 +2,7 @@
  * predict.c - the LM call path of one predictor call: format, cache,
  * complete, parse, fall back, trace and count.
  */
+#include <math.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -11,6 +12,7 @@
 #include "knn.h"
 #include "lm_settings.h"
 #include "predict.h"
+#include "pricing.h"
 
 void pc_run_ctx_init(pc_run_ctx *ctx, pc_runtime *rt)
 {
@@ -276,6 +278,11 @@ static int fetch(pc_run_ctx *ctx, pc_lm *lm, struct attempt *t,
                       &t->resp, err);
   t->usage.calls++;
   t->usage.provider_calls++;
+  t->usage.retries += t->resp.retries;
+  t->usage.rate_limited += t->resp.rate_limited;
+  t->usage.retry_wait_ms += t->resp.retry_wait_ms;
+  t->usage.rate_wait_ms += t->resp.rate_wait_ms;
+  t->usage.drifts += t->resp.drift ? 1 : 0;
   if (rc) {
     if (owned)
       pc_cache_abandon(cache, key);
@@ -370,7 +377,48 @@ static int run_attempt(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
 
 /* The call record: always the predictor, inputs and outputs; with detail
  * what was sent and received. */
-static struct json_object *make_record(const pc_predictor *pred,
+/* What else the provider said about the model that answered, and how the
+ * call went: retries, waits, drift. */
+static int add_served_meta(struct json_object *r, const struct attempt *t)
+{
+  static const char *const keys[] = {"system_fingerprint", "digest",
+                                     "request_id", NULL};
+  struct json_object *v;
+
+  for (size_t i = 0; keys[i]; i++)
+    if (t->resp.meta && json_object_object_get_ex(t->resp.meta, keys[i], &v)
+        && add(r, keys[i], json_object_get(v)))
+      return PC_E_NOMEM;
+  if (t->hit)
+    return PC_OK;
+  if (add(r, "retries", json_object_new_int64(t->resp.retries)) ||
+      add(r, "retry_wait_ms",
+          json_object_new_int64((int64_t)(t->resp.retry_wait_ms + 0.5))) ||
+      add(r, "rate_wait_ms",
+          json_object_new_int64((int64_t)(t->resp.rate_wait_ms + 0.5))))
+    return PC_E_NOMEM;
+  if (t->resp.drift && add(r, "drift", json_object_new_boolean(1)))
+    return PC_E_NOMEM;
+  return PC_OK;
+}
+
+/* The call's cost in USD at the role's price: 0 for a cache hit, null
+ * when the price is unknown (docs/config.md, "pricing"). */
+static int add_cost(struct json_object *r, const pc_run_ctx *ctx,
+                    const struct attempt *t)
+{
+  pc_price price;
+  double cost;
+
+  pc_pricing_lookup(pc_runtime_config(ctx->rt), ctx->role, &price);
+  cost = t->hit ? 0.0 : pc_price_cost(&price, &t->usage);
+  if (isnan(cost))
+    return json_object_object_add(r, "cost", NULL) ? PC_E_NOMEM : PC_OK;
+  return add(r, "cost", json_object_new_double(cost));
+}
+
+static struct json_object *make_record(const pc_run_ctx *ctx,
+                                       const pc_predictor *pred,
                                        pc_lm *lm,
                                        const struct json_object *inputs,
                                        const struct attempt *t,
@@ -389,6 +437,8 @@ static struct json_object *make_record(const pc_predictor *pred,
     return r;
   if (t->resp.meta)
     json_object_object_get_ex(t->resp.meta, "model", &served);
+  if (add_served_meta(r, t) || add_cost(r, ctx, t))
+    goto fail;
   usage = json_object_new_object();
   if (add(r, "adapter", json_object_new_string(pc_rt_adapter_name(t->adapter)))
       || add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
@@ -494,8 +544,8 @@ static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
     err->retry_after_ms = e1.retry_after_ms;
     goto out;
   }
-  rec = make_record(pred, lm, inputs, done, used_fallback ? &first : NULL,
-                    &e1, 1);
+  rec = make_record(ctx, pred, lm, inputs, done,
+                    used_fallback ? &first : NULL, &e1, 1);
   if (!rec) {
     rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
     goto out;
@@ -503,7 +553,7 @@ static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
   pc_runtime_remember(ctx->rt, rec);
   if (!(ctx->flags & PC_RUN_TRACE_DETAIL)) {
     json_object_put(rec);
-    rec = make_record(pred, lm, inputs, done, NULL, NULL, 0);
+    rec = make_record(ctx, pred, lm, inputs, done, NULL, NULL, 0);
   }
   if (!rec || append_trace(ctx, rec)) {
     json_object_put(rec);

@@ -23,7 +23,7 @@
 #include "runstore.h"
 #include "sql.h"
 
-#define SCHEMA_VERSION 1          /* PRAGMA user_version of our layout */
+#define SCHEMA_VERSION 2          /* PRAGMA user_version of our layout */
 #define APPLICATION_ID 0x50435253 /* PRAGMA application_id: "PCRS" */
 #define BUSY_TIMEOUT_MS 5000      /* wait this long for another writer */
 #define WHY_MAX 200               /* one reason, inside a message */
@@ -81,7 +81,16 @@ static const char *const SCHEMA_SQL =
   " completion_tokens INTEGER NOT NULL,"
   " latency_ms REAL NOT NULL,"
   " cost REAL,"
+  " record TEXT,"
+  " retries INTEGER NOT NULL DEFAULT 0,"
   " PRIMARY KEY (run_id, seq, idx)) WITHOUT ROWID;";
+
+/* From version 1 to 2: the calls gain the whole call record and the
+ * provider retries. The columns are appended, as a new file has them. */
+static const char *const MIGRATE_1_TO_2_SQL =
+  "ALTER TABLE calls ADD COLUMN record TEXT;"
+  "ALTER TABLE calls ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;"
+  "PRAGMA user_version = 2";
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
@@ -291,10 +300,11 @@ static int set_wal(sqlite3 *db)
 
 /*
  * Create the tables in a new database, or check that an existing one is a
- * run store of our schema version, inside one write transaction so that
- * two processes creating the same file at once agree. Returns an SQLite
- * code; for a database that is not ours, SQLITE_MISMATCH with the reason
- * in why.
+ * run store of our schema version, migrating an older version in place,
+ * inside one write transaction so that two processes creating or
+ * migrating the same file at once agree (and a failed migration leaves
+ * the file as it was). Returns an SQLite code; for a database that is not
+ * ours, or is newer than we read, SQLITE_MISMATCH with the reason in why.
  */
 static int check_schema(sqlite3 *db, char *why, size_t n)
 {
@@ -322,9 +332,11 @@ static int check_schema(sqlite3 *db, char *why, size_t n)
     snprintf(why, n, "not a promptc run store (an SQLite database with "
              "%lld other objects)", objects);
     rc = SQLITE_MISMATCH;
+  } else if (version == 1) {
+    rc = pc_sql_exec(db, MIGRATE_1_TO_2_SQL);
   } else if (version != SCHEMA_VERSION) {
     snprintf(why, n, "run store schema version %lld; this promptc reads "
-             "only version %d", version, SCHEMA_VERSION);
+             "versions 1 to %d", version, SCHEMA_VERSION);
     rc = SQLITE_MISMATCH;
   }
 out:
@@ -560,6 +572,13 @@ int pc_runstore_valid_id(const char *id)
 /* ---------------------------------------------------------------------- */
 /* Public API: runs                                                       */
 
+/* Non-zero for the kinds of run the store records. */
+static int known_kind(const char *kind)
+{
+  return kind && (!strcmp(kind, "compile") || !strcmp(kind, "eval") ||
+                  !strcmp(kind, "run"));
+}
+
 int pc_runstore_begin(pc_runstore *rs, const char *id, const char *kind,
                       const struct json_object *spec, pc_error *err)
 {
@@ -569,9 +588,10 @@ int pc_runstore_begin(pc_runstore *rs, const char *id, const char *kind,
 
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
-  if (!kind || (strcmp(kind, "compile") != 0 && strcmp(kind, "eval") != 0))
+  if (!known_kind(kind))
     return pc_error_set(err, PC_E_INVALID_ARG, "run %s: kind \"%s\" is not "
-                        "\"compile\" or \"eval\"", id, kind ? kind : "");
+                        "\"compile\", \"eval\" or \"run\"", id,
+                        kind ? kind : "");
   pc_buf_init(&b, PC_BUF_DEFAULT_MAX);
   pthread_mutex_lock(&rs->mu);
   if ((rc = body_text(rs, spec, id, "spec", &b, err)) != PC_OK)
@@ -725,7 +745,8 @@ static int list_row(sqlite3_stmt *st, struct json_object **out)
       add(o, "status", column_string(st, 2), 0) ||
       add_int_or_null(o, "started_ms", st, 3) ||
       add_int_or_null(o, "finished_ms", st, 4) ||
-      add_int_or_null(o, "trials", st, 5))
+      add_int_or_null(o, "trials", st, 5) ||
+      add_int_or_null(o, "calls", st, 6))
     goto fail;
   *out = o;
   return PC_OK;
@@ -748,7 +769,9 @@ int pc_runstore_list(pc_runstore *rs, size_t limit, struct json_object **runs,
   pthread_mutex_lock(&rs->mu);
   rc = sqlite3_prepare_v2(rs->db, "SELECT r.id, r.kind, r.status, "
                           "r.started_ms, r.finished_ms, (SELECT count(*) "
-                          "FROM trials t WHERE t.run_id = r.id) FROM runs r "
+                          "FROM trials t WHERE t.run_id = r.id), (SELECT "
+                          "count(*) FROM calls c WHERE c.run_id = r.id) "
+                          "FROM runs r "
                           "ORDER BY r.started_ms DESC, r.rowid DESC "
                           "LIMIT ?1", -1, &st, NULL);
   /* A negative LIMIT is no limit. */
@@ -1080,6 +1103,8 @@ struct call {
   double latency_ms;
   double cost;
   int has_cost;
+  int64_t retries;
+  const struct json_object *record;  /* borrowed; NULL: no body */
 };
 
 /* Member `key` of `rec`, or NULL with *missing set when absent. */
@@ -1097,6 +1122,29 @@ static int is_number(const struct json_object *v)
   return json_object_is_type(v, json_type_int) ||
          (json_object_is_type(v, json_type_double) &&
           isfinite(json_object_get_double(v)));
+}
+
+/* The optional members of a call: "retries" (an integer >= 0, default 0)
+ * and "record" (an object, or null or absent for none). */
+static int call_check_optional(const char *id, size_t i,
+                               const struct json_object *rec,
+                               struct call *c, pc_error *err)
+{
+  struct json_object *v;
+  int missing;
+
+  v = member(rec, "retries", &missing);
+  if (!missing && (!json_object_is_type(v, json_type_int) ||
+                   json_object_get_int64(v) < 0))
+    return pc_error_set(err, PC_E_INVALID_ARG, "run %s: calls[%zu].retries: "
+                        "expected an integer >= 0", id, i);
+  c->retries = missing ? 0 : json_object_get_int64(v);
+  v = member(rec, "record", &missing);
+  if (v && !json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "run %s: calls[%zu].record: "
+                        "expected a JSON object or null", id, i);
+  c->record = v;
+  return PC_OK;
 }
 
 /* Check element `i` of a call batch into *c. PC_OK or PC_E_INVALID_ARG
@@ -1157,12 +1205,14 @@ static int call_check(const char *id, size_t i, const struct json_object *rec,
                         "expected a number or null");
   c->has_cost = v != NULL;
   c->cost = v ? json_object_get_double(v) : 0.0;
-  return PC_OK;
+  return call_check_optional(id, i, rec, c, err);
 }
 
-/* Bind one checked call as row `idx` of batch `seq` and run the insert. */
+/* Bind one checked call as row `idx` of batch `seq` and run the insert.
+ * `body` holds the record's text (its length 0 for none) until the row is
+ * written. An SQLite code. */
 static int call_insert(sqlite3_stmt *st, int64_t seq, size_t idx,
-                       const struct call *c)
+                       const struct call *c, const pc_buf *body)
 {
   int rc = sqlite3_bind_int64(st, 2, seq);
 
@@ -1187,6 +1237,12 @@ static int call_insert(sqlite3_stmt *st, int64_t seq, size_t idx,
     rc = c->has_cost ? sqlite3_bind_double(st, 10, c->cost)
                      : sqlite3_bind_null(st, 10);
   if (rc == SQLITE_OK)
+    rc = c->record ? sqlite3_bind_text64(st, 11, body->data, body->len,
+                                         SQLITE_STATIC, SQLITE_UTF8)
+                   : sqlite3_bind_null(st, 11);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 12, c->retries);
+  if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -1199,6 +1255,7 @@ int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
   struct call *calls = NULL;
   char what[64];
   size_t n, i;
+  pc_buf body;
   int rc, found;
 
   if ((rc = check_args(rs, id, err)) != PC_OK)
@@ -1214,6 +1271,7 @@ int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
     if ((rc = call_check(id, i, json_object_array_get_idx(records, i),
                          &calls[i], err)) != PC_OK)
       goto free_calls;
+  pc_buf_init(&body, PC_BUF_DEFAULT_MAX);
   snprintf(what, sizeof(what), "record the calls of batch %" PRId64, seq);
   pthread_mutex_lock(&rs->mu);
   if ((rc = pc_sql_exec(rs->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
@@ -1235,10 +1293,16 @@ int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
   if (rc == SQLITE_DONE)
     rc = prepare_for(rs, "INSERT INTO calls (run_id, seq, idx, predictor, "
                      "model, cache_hit, prompt_tokens, completion_tokens, "
-                     "latency_ms, cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                     "?8, ?9, ?10)", id, &ins);
-  for (i = 0; rc == SQLITE_OK && i < n; i++)
-    rc = call_insert(ins, seq, i, &calls[i]);
+                     "latency_ms, cost, record, retries) VALUES (?1, ?2, ?3, "
+                     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", id, &ins);
+  for (i = 0; rc == SQLITE_OK && i < n; i++) {
+    pc_buf_reset(&body);
+    if (calls[i].record &&
+        (rc = body_text(rs, calls[i].record, id, "a call record", &body,
+                        err)) != PC_OK)
+      goto out;
+    rc = call_insert(ins, seq, i, &calls[i], &body);
+  }
   if (rc == SQLITE_OK)
     rc = pc_sql_exec(rs->db, "COMMIT");
   rc = rc == SQLITE_OK ? PC_OK : db_error(rs, rc, id, what, err);
@@ -1248,8 +1312,203 @@ out:
   if (rc != PC_OK)
     rollback(rs);
   pthread_mutex_unlock(&rs->mu);
+  pc_buf_free(&body);
 free_calls:
   pc_free(calls);
+  return rc;
+}
+
+/* The record of the current row of the calls query (columns: seq, idx,
+ * predictor, model, cache_hit, prompt_tokens, completion_tokens,
+ * latency_ms, cost, retries, record): the stored body, or one rebuilt from
+ * the columns when there is none, with "seq" and "idx" set. */
+static int call_row(pc_runstore *rs, sqlite3_stmt *st, const char *id,
+                    struct json_object **out, pc_error *err)
+{
+  struct json_object *rec = NULL, *usage;
+  int rc;
+
+  *out = NULL;
+  if ((rc = column_json(rs, st, 10, id, "call record", &rec, err)))
+    return rc;
+  if (rec && !json_object_is_type(rec, json_type_object)) {
+    json_object_put(rec);
+    return pc_error_set(err, PC_E_PARSE, "run %s: a stored call record in "
+                        "%s is not a JSON object", id, rs->path);
+  }
+  rc = PC_E_NOMEM;
+  if (!rec) {
+    if (!(rec = json_object_new_object()) ||
+        add(rec, "predictor", sqlite3_column_type(st, 2) == SQLITE_NULL
+                                ? NULL : column_string(st, 2),
+            sqlite3_column_type(st, 2) == SQLITE_NULL) ||
+        add(rec, "model", sqlite3_column_type(st, 3) == SQLITE_NULL
+                            ? NULL : column_string(st, 3),
+            sqlite3_column_type(st, 3) == SQLITE_NULL) ||
+        add(rec, "cache_hit",
+            json_object_new_boolean(sqlite3_column_int(st, 4) != 0), 0) ||
+        add(rec, "usage", usage = json_object_new_object(), 0) ||
+        add(usage, "prompt_tokens",
+            json_object_new_int64(sqlite3_column_int64(st, 5)), 0) ||
+        add(usage, "completion_tokens",
+            json_object_new_int64(sqlite3_column_int64(st, 6)), 0) ||
+        add(rec, "latency_ms",
+            json_object_new_double(sqlite3_column_double(st, 7)), 0) ||
+        add(rec, "cost", sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL
+              : json_object_new_double(sqlite3_column_double(st, 8)),
+            sqlite3_column_type(st, 8) == SQLITE_NULL) ||
+        add(rec, "retries",
+            json_object_new_int64(sqlite3_column_int64(st, 9)), 0))
+      goto fail;
+  }
+  if (add(rec, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)), 0)
+      || add(rec, "idx", json_object_new_int64(sqlite3_column_int64(st, 1)),
+             0))
+    goto fail;
+  *out = rec;
+  return PC_OK;
+
+fail:
+  json_object_put(rec);
+  return pc_error_set(err, rc, "run %s: out of memory reading the calls", id);
+}
+
+int pc_runstore_calls(pc_runstore *rs, const char *id, size_t limit,
+                      struct json_object **arr, pc_error *err)
+{
+  struct json_object *list = NULL, *rec;
+  sqlite3_stmt *st = NULL;
+  int rc, found;
+
+  *arr = NULL;
+  if ((rc = check_args(rs, id, err)) != PC_OK)
+    return rc;
+  pthread_mutex_lock(&rs->mu);
+  /* One read transaction: the run and its calls as of one moment. */
+  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
+    rc = db_error(rs, rc, id, "read the calls", err);
+    goto out;
+  }
+  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
+    goto out;
+  if (!found) {
+    rc = no_run(rs, id, err);
+    goto out;
+  }
+  /* The newest `limit` (a negative LIMIT is none), then oldest first. */
+  rc = prepare_for(rs, "SELECT * FROM (SELECT seq, idx, predictor, model, "
+                   "cache_hit, prompt_tokens, completion_tokens, latency_ms, "
+                   "cost, retries, record FROM calls WHERE run_id = ?1 "
+                   "ORDER BY seq DESC, idx DESC LIMIT ?2) ORDER BY seq, idx",
+                   id, &st);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 :
+                            (sqlite3_int64)limit);
+  if (rc != SQLITE_OK) {
+    rc = db_error(rs, rc, id, "read the calls", err);
+    goto out;
+  }
+  if (!(list = json_object_new_array())) {
+    rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
+    goto out;
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if ((rc = call_row(rs, st, id, &rec, err)) != PC_OK)
+      goto out;
+    if (json_object_array_add(list, rec) != 0) {
+      json_object_put(rec);
+      rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
+      goto out;
+    }
+  }
+  rc = rc == SQLITE_DONE ? PC_OK : db_error(rs, rc, id, "read the calls",
+                                           err);
+out:
+  if (rc == PC_OK) {
+    *arr = list;
+    list = NULL;
+  }
+  json_object_put(list);
+  sqlite3_finalize(st);
+  rollback(rs);  /* ends the read transaction */
+  pthread_mutex_unlock(&rs->mu);
+  return rc;
+}
+
+int pc_runstore_calls_next_seq(pc_runstore *rs, const char *id,
+                               int64_t *next, pc_error *err)
+{
+  sqlite3_stmt *st = NULL;
+  int rc, found;
+
+  *next = 0;
+  if ((rc = check_args(rs, id, err)) != PC_OK)
+    return rc;
+  pthread_mutex_lock(&rs->mu);
+  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
+    rc = db_error(rs, rc, id, "number the calls", err);
+    goto out;
+  }
+  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
+    goto out;
+  if (!found) {
+    rc = no_run(rs, id, err);
+    goto out;
+  }
+  rc = prepare_for(rs, "SELECT coalesce(max(seq) + 1, 0) FROM calls "
+                   "WHERE run_id = ?1", id, &st);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    rc = db_error(rs, rc, id, "number the calls", err);
+    goto out;
+  }
+  *next = sqlite3_column_int64(st, 0);
+  rc = PC_OK;
+out:
+  sqlite3_finalize(st);
+  rollback(rs);  /* ends the read transaction */
+  pthread_mutex_unlock(&rs->mu);
+  return rc;
+}
+
+int pc_runstore_last_run(pc_runstore *rs, const char *kind,
+                         char id[PC_RUN_ID_MAX], pc_error *err)
+{
+  sqlite3_stmt *st = NULL;
+  const char *text;
+  int rc;
+
+  id[0] = '\0';
+  if (!rs)
+    return pc_error_set(err, PC_E_INVALID_ARG, "run store: no handle");
+  if (kind && !known_kind(kind))
+    return pc_error_set(err, PC_E_INVALID_ARG, "run store %s: kind \"%s\" "
+                        "is not \"compile\", \"eval\" or \"run\"", rs->path,
+                        kind);
+  pthread_mutex_lock(&rs->mu);
+  rc = sqlite3_prepare_v2(rs->db, "SELECT r.id FROM runs r WHERE "
+                          "(?1 IS NULL OR r.kind = ?1) AND EXISTS (SELECT 1 "
+                          "FROM calls c WHERE c.run_id = r.id) ORDER BY "
+                          "r.started_ms DESC, r.rowid DESC LIMIT 1", -1, &st,
+                          NULL);
+  if (rc == SQLITE_OK)
+    rc = kind ? sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC)
+              : sqlite3_bind_null(st, 1);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && (text = (const char *)sqlite3_column_text(st, 0)))
+    snprintf(id, PC_RUN_ID_MAX, "%s", text);
+  if (rc == SQLITE_DONE || (rc == SQLITE_ROW && id[0]))
+    rc = PC_OK;
+  else if ((rc & 0xff) == SQLITE_NOMEM || rc == SQLITE_ROW)
+    rc = pc_error_set(err, PC_E_NOMEM, "run store %s: out of memory finding "
+                      "the last run", rs->path);
+  else
+    rc = pc_error_set(err, PC_E_IO, "run store %s: cannot find the last "
+                      "run: %s", rs->path, sqlite3_errmsg(rs->db));
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&rs->mu);
   return rc;
 }
 
@@ -1278,8 +1537,9 @@ int pc_runstore_call_totals(pc_runstore *rs, const char *id,
   rc = prepare_for(rs, "SELECT count(*), coalesce(sum(cache_hit), 0), "
                    "coalesce(sum(prompt_tokens), 0), "
                    "coalesce(sum(completion_tokens), 0), total(latency_ms), "
-                   "total(cost), count(*) - count(cost) FROM calls "
-                   "WHERE run_id = ?1", id, &st);
+                   "total(cost), count(*) - count(cost), "
+                   "coalesce(sum(retries), 0) FROM calls WHERE run_id = ?1",
+                   id, &st);
   if (rc == SQLITE_OK)
     rc = sqlite3_step(st);
   if (rc != SQLITE_ROW) {
@@ -1302,7 +1562,9 @@ int pc_runstore_call_totals(pc_runstore *rs, const char *id,
       add(obj, "cost", json_object_new_double(sqlite3_column_double(st, 5)),
           0) ||
       add(obj, "cost_unknown",
-          json_object_new_int64(sqlite3_column_int64(st, 6)), 0)) {
+          json_object_new_int64(sqlite3_column_int64(st, 6)), 0) ||
+      add(obj, "retries",
+          json_object_new_int64(sqlite3_column_int64(st, 7)), 0)) {
     rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
     goto out;
   }

@@ -1,6 +1,6 @@
 /*
- * runstore.h - the run store: one SQLite file that records every compile
- * and eval run, its optimizer trials, the compile's replay log, optimizer
+ * runstore.h - the run store: one SQLite file that records every compile,
+ * eval and run, its optimizer trials, the compile's replay log, optimizer
  * checkpoints and per-call LM records (docs/runstore.md).
  *
  * Durability: every write is its own committed transaction (a batch of
@@ -47,9 +47,12 @@ char *pc_runstore_default_path(void);
  * pc_runstore_open - open the store at `path` (a file name), creating the
  * missing parent directories (mode 0700) and the file (mode 0600).
  *
+ * A store of schema version 1 (before call records had bodies) is
+ * migrated to version 2 in place, in one transaction.
+ *
  * Returns PC_OK and a handle in *out (pc_runstore_close). Errors, with
  * *out NULL: PC_E_INVALID_ARG for a NULL or empty path, or a file that is
- * not a promptc run store (another SQLite database, another schema
+ * not a promptc run store (another SQLite database, a newer schema
  * version, or not a database at all; the message names `path`), PC_E_IO
  * when the directories or the file cannot be made or opened, PC_E_NOMEM.
  * `path` is borrowed.
@@ -75,8 +78,8 @@ int pc_runstore_new_id(char id[PC_RUN_ID_MAX]);
 int pc_runstore_valid_id(const char *id);
 
 /*
- * pc_runstore_begin - record a new run `id` of `kind` ("compile" or
- * "eval") with status "running", `spec` (any JSON; NULL is null) and the
+ * pc_runstore_begin - record a new run `id` of `kind` ("compile", "eval"
+ * or "run") with status "running", `spec` (any JSON; NULL is null) and the
  * current time as started_ms.
  *
  * PC_E_INVALID_ARG for an invalid id or kind, or when the id already
@@ -110,8 +113,9 @@ int pc_runstore_set_status(pc_runstore *rs, const char *id,
 /*
  * pc_runstore_list - the newest `limit` runs (0: all), newest first, as a
  * new array owned by the caller (json_object_put) of {"id", "kind",
- * "status", "started_ms", "finished_ms", "trials"} (trials: how many are
- * recorded), without the spec and result bodies. PC_E_IO, PC_E_NOMEM.
+ * "status", "started_ms", "finished_ms", "trials", "calls"} (how many
+ * trials and LM calls are recorded), without the spec and result bodies.
+ * PC_E_IO, PC_E_NOMEM.
  */
 int pc_runstore_list(pc_runstore *rs, size_t limit, struct json_object **runs,
                      pc_error *err);
@@ -191,21 +195,57 @@ int pc_runstore_checkpoint_get(pc_runstore *rs, const char *id, char **json,
  * {"predictor": string, "model": string, "cache_hit": bool,
  * "prompt_tokens": int, "completion_tokens": int, "latency_ms": number,
  * "cost": number or null}, every member present (predictor and model may
- * be null). Calls already stored under `seq` are replaced, so recording a
- * batch twice counts it once. An empty array clears `seq`.
- * PC_E_INVALID_ARG naming the element and member that is wrong, or for an
- * unknown run; PC_E_IO, PC_E_NOMEM. Nothing is stored after a failure.
+ * be null), and optionally "retries" (an int >= 0; absent: 0) and
+ * "record" (the whole call record: any JSON object, stored as compact
+ * text; null or absent: none). Calls already stored under `seq` are
+ * replaced, so recording a batch twice counts it once. An empty array
+ * clears `seq`. PC_E_INVALID_ARG naming the element and member that is
+ * wrong, or for an unknown run; PC_E_IO, PC_E_NOMEM. Nothing is stored
+ * after a failure.
  */
 int pc_runstore_put_calls(pc_runstore *rs, const char *id, int64_t seq,
                           const struct json_object *records, pc_error *err);
 
 /*
+ * pc_runstore_calls - the calls of run `id`: the newest `limit` (0: all),
+ * oldest first (by seq, then position in the batch), as a new array owned
+ * by the caller (json_object_put). Each element is the "record" the call
+ * was stored with, or, for a call stored without one, a record rebuilt
+ * from the columns: {"predictor", "model", "cache_hit", "usage":
+ * {"prompt_tokens", "completion_tokens"}, "latency_ms", "cost",
+ * "retries"}; either way with "seq" and "idx" (its batch and position)
+ * set. An existing run without calls gives an empty array.
+ * PC_E_INVALID_ARG for an unknown run; PC_E_PARSE when a stored record is
+ * not a JSON object; PC_E_IO, PC_E_NOMEM.
+ */
+int pc_runstore_calls(pc_runstore *rs, const char *id, size_t limit,
+                      struct json_object **arr, pc_error *err);
+
+/*
+ * pc_runstore_calls_next_seq - in *next, the batch number that follows
+ * every recorded batch of run `id`: 1 + the largest seq, or 0 when the run
+ * has no calls (a call log that starts here never replaces a batch).
+ * PC_E_INVALID_ARG for an unknown run (*next 0); PC_E_IO, PC_E_NOMEM.
+ */
+int pc_runstore_calls_next_seq(pc_runstore *rs, const char *id,
+                               int64_t *next, pc_error *err);
+
+/*
+ * pc_runstore_last_run - in `id`, the newest run (by start time) that has
+ * at least one recorded call, of `kind` ("compile", "eval" or "run"; NULL:
+ * any kind); the empty string when there is none, which is not an error.
+ * PC_E_INVALID_ARG for an unknown kind; PC_E_IO, PC_E_NOMEM (`id` empty).
+ */
+int pc_runstore_last_run(pc_runstore *rs, const char *kind,
+                         char id[PC_RUN_ID_MAX], pc_error *err);
+
+/*
  * pc_runstore_call_totals - the sums over the recorded calls of run `id`
  * as a new object owned by the caller (json_object_put): {"calls",
  * "cache_hits", "prompt_tokens", "completion_tokens", "tokens",
- * "latency_ms", "cost", "cost_unknown"}; "cost" sums the known costs and
- * "cost_unknown" counts the calls whose cost was null. PC_E_INVALID_ARG
- * for an unknown run; PC_E_IO, PC_E_NOMEM.
+ * "latency_ms", "cost", "cost_unknown", "retries"}; "cost" sums the known
+ * costs and "cost_unknown" counts the calls whose cost was null.
+ * PC_E_INVALID_ARG for an unknown run; PC_E_IO, PC_E_NOMEM.
  */
 int pc_runstore_call_totals(pc_runstore *rs, const char *id,
                             struct json_object **out, pc_error *err);

@@ -1,18 +1,35 @@
 /*
  * runtime.c - opening what program runs share (LM roles, adapters, cache,
- * scheduler) and keeping the counters and the history of recent calls.
+ * scheduler) and keeping the counters, the history of recent calls and the
+ * call log that writes them to the run store.
  */
+#include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "host.h"
 #include "json_text.h"
 #include "program.h"
+#include "runstore.h"
 #include "runtime.h"
 
 #define MAX_ADAPTERS 16
+
+/* Call records are kept as compact text; a NaN or infinity (which JSON
+ * cannot hold) becomes null, so every record parses back. */
+#define RECORD_FLAGS (PC_JSON_TEXT_COMPACT | PC__JSON_TEXT_NONFINITE_NULL)
+
+/* One call record waiting for the run store. */
+struct queued_call {
+  char *text;       /* owned: the record as compact JSON */
+  int64_t time_ms;  /* when it was remembered (Unix milliseconds) */
+};
 
 /* One adapter the runtime opened, with the lock that serialises calls on
  * it when its plugin's instances are not thread-safe. Slots never move. */
@@ -32,12 +49,28 @@ struct pc_runtime {
   pc_sched *sched;          /* owned */
   char *forced_adapter;     /* owned, or NULL */
 
-  pthread_mutex_t lock;     /* adapters, usage, history */
+  pthread_mutex_t lock;     /* adapters, usage, history, the log queue */
   struct pc_rt_adapter adapters[MAX_ADAPTERS];
   size_t n_adapters;
   pc_usage role_usage[PC_ROLE_COUNT];  /* every call, by LM role */
   char **history;           /* owned ring of record texts */
   size_t history_cap, history_len, history_next;
+
+  /*
+   * The call log. `lock` guards the store pointer, the run id, the next
+   * seq and the queue; `log_write` is held by whoever writes batches
+   * (never under `lock`), so a detach waits for a write in progress and
+   * batches are written one at a time. log_lost is guarded by `lock`,
+   * log_warned by `log_write`.
+   */
+  pthread_mutex_t log_write;
+  struct pc_runstore *log_store;  /* borrowed; NULL: no log attached */
+  char log_run[PC_RUN_ID_MAX];
+  int64_t log_seq;                /* the next batch's number */
+  struct queued_call *queue;      /* owned: queue_len waiting records */
+  size_t queue_len, queue_cap;
+  uint64_t log_lost;              /* calls not written since attach */
+  int log_warned;                 /* a failed write was reported */
 };
 
 /* ---- usage ------------------------------------------------------------- */
@@ -51,6 +84,11 @@ void pc_usage_add(pc_usage *into, const pc_usage *u)
   into->prompt_tokens += u->prompt_tokens;
   into->completion_tokens += u->completion_tokens;
   into->latency_ms += u->latency_ms;
+  into->retries += u->retries;
+  into->rate_limited += u->rate_limited;
+  into->retry_wait_ms += u->retry_wait_ms;
+  into->rate_wait_ms += u->rate_wait_ms;
+  into->drifts += u->drifts;
 }
 
 void pc_usage_sub(pc_usage *from, const pc_usage *u)
@@ -62,6 +100,11 @@ void pc_usage_sub(pc_usage *from, const pc_usage *u)
   from->prompt_tokens -= u->prompt_tokens;
   from->completion_tokens -= u->completion_tokens;
   from->latency_ms -= u->latency_ms;
+  from->retries -= u->retries;
+  from->rate_limited -= u->rate_limited;
+  from->retry_wait_ms -= u->retry_wait_ms;
+  from->rate_wait_ms -= u->rate_wait_ms;
+  from->drifts -= u->drifts;
 }
 
 void pc_usage_from_json(const struct json_object *o, pc_usage *u)
@@ -81,6 +124,16 @@ void pc_usage_from_json(const struct json_object *o, pc_usage *u)
     u->prompt_tokens = json_object_get_int64(v);
   if (json_object_object_get_ex(o, "completion_tokens", &v))
     u->completion_tokens = json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "retries", &v))
+    u->retries = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "rate_limited", &v))
+    u->rate_limited = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "retry_wait_ms", &v))
+    u->retry_wait_ms = json_object_get_double(v);
+  if (json_object_object_get_ex(o, "rate_wait_ms", &v))
+    u->rate_wait_ms = json_object_get_double(v);
+  if (json_object_object_get_ex(o, "drifts", &v))
+    u->drifts = (uint64_t)json_object_get_int64(v);
 }
 
 struct json_object *pc_usage_to_json(const pc_usage *u)
@@ -100,7 +153,20 @@ struct json_object *pc_usage_to_json(const pc_usage *u)
       json_object_object_add(o, "prompt_tokens",
                              json_object_new_int64(u->prompt_tokens)) ||
       json_object_object_add(o, "completion_tokens",
-                             json_object_new_int64(u->completion_tokens))) {
+                             json_object_new_int64(u->completion_tokens)) ||
+      json_object_object_add(o, "retries",
+                             json_object_new_int64((int64_t)u->retries)) ||
+      json_object_object_add(o, "rate_limited",
+                             json_object_new_int64(
+                               (int64_t)u->rate_limited)) ||
+      json_object_object_add(o, "retry_wait_ms",
+                             json_object_new_int64(
+                               (int64_t)(u->retry_wait_ms + 0.5))) ||
+      json_object_object_add(o, "rate_wait_ms",
+                             json_object_new_int64(
+                               (int64_t)(u->rate_wait_ms + 0.5))) ||
+      json_object_object_add(o, "drifts",
+                             json_object_new_int64((int64_t)u->drifts))) {
     json_object_put(o);
     return NULL;
   }
@@ -108,6 +174,8 @@ struct json_object *pc_usage_to_json(const pc_usage *u)
 }
 
 /* ---- open and close ---------------------------------------------------- */
+
+static void log_detach(pc_runtime *rt);
 
 static void cache_warn(void *ctx, const char *msg)
 {
@@ -152,6 +220,7 @@ int pc_runtime_open(const pc_runtime_opts *o, pc_runtime **out,
   if (!rt)
     return pc_error_set(err, PC_E_NOMEM, "runtime: out of memory");
   pthread_mutex_init(&rt->lock, NULL);
+  pthread_mutex_init(&rt->log_write, NULL);
   rt->reg = o->reg;
   rt->cfg = o->cfg;
   if (!rt->cfg) {
@@ -207,7 +276,9 @@ void pc_runtime_close(pc_runtime *rt)
 {
   if (!rt)
     return;
-  pc_sched_free(rt->sched);
+  pc_sched_free(rt->sched);  /* no task remembers a call after this */
+  log_detach(rt);
+  pc_free(rt->queue);
   pc_cache_close(rt->cache);
   for (size_t i = 0; i < rt->n_adapters; i++) {
     pc_adapter_close(rt->adapters[i].adapter);
@@ -222,6 +293,7 @@ void pc_runtime_close(pc_runtime *rt)
   pc_free(rt->history);
   pc_free(rt->forced_adapter);
   pc_config_free(rt->own_cfg);
+  pthread_mutex_destroy(&rt->log_write);
   pthread_mutex_destroy(&rt->lock);
   pc_free(rt);
 }
@@ -413,24 +485,312 @@ void pc_runtime_role_usage(pc_runtime *rt, pc_usage out[PC_ROLE_COUNT])
   pthread_mutex_unlock(&rt->lock);
 }
 
+/* ---- the call log ------------------------------------------------------ */
+
+/* Add `val` (a constructor's result, owned) to `o` under `key`; a NULL
+ * `val` is out of memory unless `may_be_null`. 0 or -1 (val freed). */
+static int put(struct json_object *o, const char *key,
+               struct json_object *val, int may_be_null)
+{
+  if (!val && !may_be_null)
+    return -1;
+  if (json_object_object_add(o, key, val) != 0) {
+    json_object_put(val);
+    return -1;
+  }
+  return 0;
+}
+
+/* Member `key` of `o` as a count: an integer >= 0, else 0. */
+static int64_t count_of(const struct json_object *o, const char *key)
+{
+  struct json_object *v = pc_json_member(o, key);
+
+  if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+    return 0;
+  return json_object_get_int64(v);
+}
+
+/* Member `key` of `o` as a finite number, or NAN. */
+static double number_of(const struct json_object *o, const char *key)
+{
+  struct json_object *v = pc_json_member(o, key);
+  double d;
+
+  if (!json_object_is_type(v, json_type_int) &&
+      !json_object_is_type(v, json_type_double))
+    return NAN;
+  d = json_object_get_double(v);
+  return isfinite(d) ? d : NAN;
+}
+
+/* Add string member `key` of `from` to `to`, or null when `from` has no
+ * such string. 0 or -1 (out of memory). */
+static int put_string(struct json_object *to, const struct json_object *from,
+                      const char *key)
+{
+  const char *s = pc_json_str(from, key);
+
+  return put(to, key, s ? json_object_new_string(s) : NULL, s == NULL);
+}
+
+/*
+ * The row pc_runstore_put_calls stores for one queued record: the columns
+ * taken from the record (absent or ill-typed members give null, 0 or
+ * false) and the record itself, stamped with "time_ms". A new object, or
+ * NULL when the text does not parse back or out of memory.
+ */
+static struct json_object *log_row(const struct queued_call *q)
+{
+  struct json_object *rec = NULL, *row = NULL, *usage;
+  pc_error e = PC_ERROR_INIT;
+  double latency, cost;
+
+  if (pc_json_parse(q->text, strlen(q->text), PC_JSON_PARSE_STRICT, &rec,
+                    &e) != PC_OK ||
+      !json_object_is_type(rec, json_type_object))
+    goto fail;
+  usage = pc_json_member(rec, "usage");
+  latency = number_of(rec, "latency_ms");
+  cost = number_of(rec, "cost");
+  if (!(row = json_object_new_object()) ||
+      put_string(row, rec, "predictor") || put_string(row, rec, "model") ||
+      put(row, "cache_hit", json_object_new_boolean(
+            json_object_get_boolean(pc_json_member(rec, "cache_hit"))), 0) ||
+      put(row, "prompt_tokens",
+          json_object_new_int64(count_of(usage, "prompt_tokens")), 0) ||
+      put(row, "completion_tokens",
+          json_object_new_int64(count_of(usage, "completion_tokens")), 0) ||
+      put(row, "latency_ms",
+          json_object_new_double(latency >= 0 ? latency : 0), 0) ||
+      put(row, "cost", isnan(cost) ? NULL : json_object_new_double(cost),
+          isnan(cost)) ||
+      put(row, "retries", json_object_new_int64(count_of(rec, "retries")),
+          0) ||
+      put(rec, "time_ms", json_object_new_int64(q->time_ms), 0))
+    goto fail;
+  if (put(row, "record", rec, 0)) {
+    rec = NULL;  /* freed by put */
+    goto fail;
+  }
+  return row;
+
+fail:
+  json_object_put(rec);
+  json_object_put(row);
+  return NULL;
+}
+
+/* Warn through the host log, as the cache does. */
+static void log_warn(const char *fmt, ...) PC_PRINTF(1, 2);
+static void log_warn(const char *fmt, ...)
+{
+  const pc_host_api *h = pc_host_api_get();
+  char msg[512];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  h->log(h->ctx, PC_LOG_WARN, NULL, msg, strlen(msg));
+}
+
+/* Write `n` queued records as batch `seq` of run `run` and free their
+ * texts. Returns how many calls were lost. With rt->log_write held. */
+static uint64_t write_batch(pc_runtime *rt, struct pc_runstore *store,
+                            const char *run, int64_t seq,
+                            struct queued_call *batch, size_t n)
+{
+  struct json_object *rows = json_object_new_array(), *row;
+  pc_error e = PC_ERROR_INIT;
+  uint64_t lost = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    row = rows ? log_row(&batch[i]) : NULL;
+    if (!row || json_object_array_add(rows, row) != 0) {
+      json_object_put(row);
+      lost++;
+    }
+    pc_free(batch[i].text);
+  }
+  if (!rows)
+    return lost;
+  if (pc_runstore_put_calls(store, run, seq, rows, &e) != PC_OK) {
+    lost += json_object_array_length(rows);
+    if (!rt->log_warned)
+      log_warn("%s (LM calls of run %s are missing from the run store)",
+               e.message, run);
+    rt->log_warned = 1;
+  }
+  json_object_put(rows);
+  return lost;
+}
+
+/*
+ * Write the queue in batches, with rt->log_write held: only full batches
+ * (`all` 0), or everything (`all` 1). With `detach`, the log is detached
+ * once the queue is empty, in the same lock as the check, so no record
+ * remembered meanwhile is left behind; *lost then gets the calls lost
+ * since attach and run[] the run's id.
+ */
+static void write_queue(pc_runtime *rt, int all, int detach, uint64_t *lost,
+                        char run[PC_RUN_ID_MAX])
+{
+  struct queued_call batch[PC_CALL_LOG_BATCH];
+  struct pc_runstore *store;
+  uint64_t failed = 0;
+  int64_t seq;
+  size_t n;
+
+  for (;;) {
+    pthread_mutex_lock(&rt->lock);
+    rt->log_lost += failed;
+    if (!rt->log_store || rt->queue_len == 0 ||
+        (!all && rt->queue_len < PC_CALL_LOG_BATCH)) {
+      if (detach && rt->log_store) {
+        *lost = rt->log_lost;
+        snprintf(run, PC_RUN_ID_MAX, "%s", rt->log_run);
+        rt->log_store = NULL;
+        rt->log_run[0] = '\0';
+        rt->log_lost = 0;
+      }
+      pthread_mutex_unlock(&rt->lock);
+      return;
+    }
+    n = rt->queue_len < PC_CALL_LOG_BATCH ? rt->queue_len
+                                          : PC_CALL_LOG_BATCH;
+    memcpy(batch, rt->queue, n * sizeof(*batch));
+    rt->queue_len -= n;
+    memmove(rt->queue, rt->queue + n, rt->queue_len * sizeof(*batch));
+    seq = rt->log_seq++;
+    store = rt->log_store;
+    snprintf(run, PC_RUN_ID_MAX, "%s", rt->log_run);
+    pthread_mutex_unlock(&rt->lock);
+    failed = write_batch(rt, store, run, seq, batch, n);
+  }
+}
+
+/* Flush and detach the log, with rt->log_write held. */
+static void log_detach_locked(pc_runtime *rt)
+{
+  char run[PC_RUN_ID_MAX] = "";
+  uint64_t lost = 0;
+
+  write_queue(rt, 1, 1, &lost, run);
+  if (lost)
+    log_warn("run %s: %" PRIu64 " LM call record%s could not be written to "
+             "the run store", run, lost, lost == 1 ? "" : "s");
+  rt->log_warned = 0;
+}
+
+static void log_detach(pc_runtime *rt)
+{
+  pthread_mutex_lock(&rt->log_write);
+  log_detach_locked(rt);
+  pthread_mutex_unlock(&rt->log_write);
+}
+
+/* Write the full batches waiting (the remembering thread's share). */
+static void log_write_batches(pc_runtime *rt, int all)
+{
+  char run[PC_RUN_ID_MAX];
+
+  write_queue(rt, all, 0, NULL, run);
+}
+
+int pc_runtime_log_calls(pc_runtime *rt, struct pc_runstore *store,
+                         const char *run_id, pc_error *err)
+{
+  int64_t seq = 0;
+  int rc = PC_OK;
+
+  pthread_mutex_lock(&rt->log_write);
+  log_detach_locked(rt);
+  if (!store)
+    goto out;
+  if ((rc = pc_runstore_calls_next_seq(store, run_id, &seq, err)) != PC_OK)
+    goto out;
+  pthread_mutex_lock(&rt->lock);
+  rt->log_store = store;
+  snprintf(rt->log_run, sizeof(rt->log_run), "%s", run_id);
+  rt->log_seq = seq;
+  rt->log_lost = 0;
+  pthread_mutex_unlock(&rt->lock);
+out:
+  pthread_mutex_unlock(&rt->log_write);
+  return rc;
+}
+
+void pc_runtime_flush_calls(pc_runtime *rt)
+{
+  pthread_mutex_lock(&rt->log_write);
+  log_write_batches(rt, 1);
+  pthread_mutex_unlock(&rt->log_write);
+}
+
+/* Now as Unix milliseconds, the time the run store records. */
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Queue `text` (copied) for the attached log, with rt->lock held. Returns
+ * non-zero when a full batch is waiting. A copy that cannot be made is a
+ * lost call. */
+static int log_queue(pc_runtime *rt, const char *text)
+{
+  struct queued_call *q;
+
+  if (rt->queue_len == rt->queue_cap) {
+    size_t cap = rt->queue_cap ? rt->queue_cap * 2 : PC_CALL_LOG_BATCH * 2;
+
+    if (!(q = pc_realloc(rt->queue, cap * sizeof(*q)))) {
+      rt->log_lost++;
+      return rt->queue_len >= PC_CALL_LOG_BATCH;
+    }
+    rt->queue = q;
+    rt->queue_cap = cap;
+  }
+  q = &rt->queue[rt->queue_len];
+  if (!(q->text = pc_strdup(text))) {
+    rt->log_lost++;
+    return rt->queue_len >= PC_CALL_LOG_BATCH;
+  }
+  q->time_ms = wall_ms();
+  rt->queue_len++;
+  return rt->queue_len >= PC_CALL_LOG_BATCH;
+}
+
 void pc_runtime_remember(pc_runtime *rt, const struct json_object *record)
 {
   pc_buf b;
   char *text;
+  int full = 0;
 
   pc_buf_init(&b, 0);
-  if (pc_json_write(record, PC_JSON_TEXT_COMPACT, &b) ||
+  if (pc_json_write(record, RECORD_FLAGS, &b) ||
       !(text = pc_buf_take(&b, NULL))) {
     pc_buf_free(&b);
     return;  /* out of memory: the history is best effort */
   }
   pthread_mutex_lock(&rt->lock);
+  if (rt->log_store)
+    full = log_queue(rt, text);
   pc_free(rt->history[rt->history_next]);
   rt->history[rt->history_next] = text;
   rt->history_next = (rt->history_next + 1) % rt->history_cap;
   if (rt->history_len < rt->history_cap)
     rt->history_len++;
   pthread_mutex_unlock(&rt->lock);
+  /* The thread that fills a batch writes it, unless another is writing
+   * already: that one's loop takes this batch too. */
+  if (full && pthread_mutex_trylock(&rt->log_write) == 0) {
+    log_write_batches(rt, 0);
+    pthread_mutex_unlock(&rt->log_write);
+  }
 }
 
 struct json_object *pc_runtime_history(pc_runtime *rt, size_t n)

@@ -1,7 +1,8 @@
 /*
  * runtime.h - everything program runs share, opened once from the run
  * configuration: the LM roles, the adapters, the response cache, the
- * scheduler, the usage counters and the history of recent calls.
+ * scheduler, the usage counters, the history of recent calls and the call
+ * log that stores them in the run store.
  *
  * A runtime is used by many threads at once (the scheduler's tasks); every
  * function here is thread-safe. The per-run state (trace, usage of one
@@ -33,6 +34,11 @@ typedef struct pc_usage {
   int64_t prompt_tokens;     /* of provider calls; hits cost nothing */
   int64_t completion_tokens;
   double latency_ms;         /* summed over provider calls */
+  uint64_t retries;          /* provider tries after a retryable failure */
+  uint64_t rate_limited;     /* of those failures, 429s */
+  double retry_wait_ms;      /* waited before retries */
+  double rate_wait_ms;       /* waited for the roles' rate limits */
+  uint64_t drifts;           /* answers from a changed served model */
 } pc_usage;
 
 /* into += u, member by member. */
@@ -42,7 +48,9 @@ void pc_usage_add(pc_usage *into, const pc_usage *u);
 void pc_usage_sub(pc_usage *from, const pc_usage *u);
 
 /* {"calls", "provider_calls", "cache_hits", "fallbacks", "prompt_tokens",
- * "completion_tokens"} as a new object (NULL on OOM). */
+ * "completion_tokens", "retries", "rate_limited", "retry_wait_ms",
+ * "rate_wait_ms", "drifts"} as a new object (NULL on OOM). The waits are
+ * whole milliseconds. */
 struct json_object *pc_usage_to_json(const pc_usage *u);
 
 /* The inverse of pc_usage_to_json: *u from such an object (absent members
@@ -132,8 +140,45 @@ void pc_runtime_usage(pc_runtime *rt, pc_usage *out);
 /* The same, per LM role (PC_ROLE_*): out has PC_ROLE_COUNT entries. */
 void pc_runtime_role_usage(pc_runtime *rt, pc_usage out[PC_ROLE_COUNT]);
 
-/* Remember one call record (copied as text) in the history ring. */
+/*
+ * pc_runtime_remember - remember one call record (`record`, borrowed, is
+ * copied as text) in the history ring and, while a call log is attached
+ * (pc_runtime_log_calls), queue it for the run store. Best effort: out of
+ * memory loses the record, never fails the call.
+ */
 void pc_runtime_remember(pc_runtime *rt, const struct json_object *record);
+
+/* Calls queued by the call log are written in batches of at most this
+ * many, one pc_runstore_put_calls (one transaction) each. */
+#define PC_CALL_LOG_BATCH 64
+
+/*
+ * pc_runtime_log_calls - attach the call log: from now on every record
+ * given to pc_runtime_remember is also stored in run `run_id` of `store`
+ * (docs/runstore.md, "Call records"): its predictor, model (the record's
+ * "model", the identity), cache hit, tokens, latency, cost, retries and
+ * the record itself, stamped with "time_ms" (Unix milliseconds when it
+ * was remembered). Records are queued and written by the thread that
+ * fills a batch, outside the runtime's lock; batches are numbered from
+ * pc_runstore_calls_next_seq at attach time, so a resumed run adds to its
+ * calls instead of replacing them.
+ *
+ * `store` is borrowed: it must outlive the runtime or be detached first.
+ * `run_id` is copied. A NULL `store` detaches: what is queued is written
+ * first. Attaching while attached detaches the old log first. Writing a
+ * batch that fails is a warning through the host log (the first failure
+ * and, at detach, how many calls were lost), never a failed call.
+ *
+ * Returns PC_OK; PC_E_INVALID_ARG for an invalid or unknown run (then
+ * nothing is attached), PC_E_IO or PC_E_NOMEM from the store.
+ */
+struct pc_runstore;
+int pc_runtime_log_calls(pc_runtime *rt, struct pc_runstore *store,
+                         const char *run_id, pc_error *err);
+
+/* Write every call queued for the attached log now (nothing when none is
+ * attached). pc_runtime_close and detaching flush too. */
+void pc_runtime_flush_calls(pc_runtime *rt);
 
 /* The last `n` (0 = all kept) call records, oldest first, as a new array
  * owned by the caller; NULL on OOM. */

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "errors.h"
 #include "loader.h"
+#include "runstore.h"
 
 #define PC_EXIT_OK 0
 #define PC_EXIT_FAIL 1
@@ -37,6 +38,7 @@ int cmd_pack(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_sim_server(int argc, char **argv);
 
 /* Print "promptc: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PC_PRINTF(1, 2);
@@ -58,6 +60,11 @@ int cli_json_arg(const char *arg, const char *what, struct json_object **out);
 
 /* Print `v` as pretty JSON (2-space indent, non-ASCII kept) and a newline. */
 int cli_print_json(FILE *f, const struct json_object *v);
+
+/* The summary lines on how the provider calls went (docs/providers.md):
+ * "retries" always, "drift" when the served model changed. */
+struct pc_usage;
+void cli_print_retries(const struct pc_usage *u);
 
 /* ---- cli_session.c: what run and eval share ------------------------- */
 
@@ -155,6 +162,70 @@ struct json_object *cli_dataset_hashes(const struct pc_dataset *ds);
  * failures (parse, LM, cancelled), 3 for bad input, 4 for environment
  * and plugin problems. */
 int cli_status_of(int code);
+
+/* ---- cli_session.c: recording eval and run in the run store -------- */
+
+/* --runs FILE and --no-record, the run store options of eval and run. */
+typedef struct cli_record_opts {
+  const char *runs;  /* --runs FILE (NULL: pc_runstore_default_path) */
+  int no_record;     /* --no-record */
+} cli_record_opts;
+
+#define CLI_OPT_RUNS 1201
+#define CLI_OPT_NO_RECORD 1202
+#define CLI_RECORD_LONG_OPTIONS \
+  {"runs", required_argument, NULL, CLI_OPT_RUNS}, \
+  {"no-record", no_argument, NULL, CLI_OPT_NO_RECORD}
+#define CLI_RECORD_OPTIONS_HELP \
+  "      --runs FILE      record the run and its LM calls in this run " \
+  "store\n" \
+  "                       (default: $XDG_STATE_HOME/promptc/runs.sqlite)\n" \
+  "      --no-record      do not record the run in the run store\n"
+
+/* Handle option `c` if it is one of cli_record_opts: 1 when it was, 0
+ * when not. */
+int cli_record_option(int c, const char *arg, cli_record_opts *o);
+
+/* A run of eval or run being recorded in the run store. */
+typedef struct cli_record {
+  struct pc_runstore *store;  /* owned; NULL: not recording */
+  struct pc_runtime *rt;      /* borrowed: its calls are logged */
+  char id[PC_RUN_ID_MAX];     /* the run's id; "" when not recording */
+  int interrupted;            /* SIGINT arrived (set by cli_record_end) */
+} cli_record;
+
+/*
+ * cli_record_begin - unless o->no_record, record a new run of `kind`
+ * ("eval" or "run") in the run store (o->runs, else the default), status
+ * running, with the spec {"command": kind, "args": the command's
+ * arguments (argv[1..argc-1]), "cwd", "config": the absolute path of
+ * `config`}, and attach the call log of `rt` to it. Any problem (no
+ * default path, a store that cannot be opened) is a warning on stderr and
+ * leaves rec->store NULL: the command runs unrecorded. While recording,
+ * SIGINT cancels every call in flight (pc_host_cancel_all) instead of
+ * killing the process, so the run can be marked interrupted. One
+ * recording at a time per process. `rec` is the caller's storage.
+ */
+void cli_record_begin(cli_record *rec, const cli_record_opts *o,
+                      const char *kind, int argc, char **argv,
+                      const char *config, struct pc_runtime *rt);
+
+/* Non-zero when SIGINT arrived while recording. */
+int cli_record_sigint(void);
+
+/*
+ * cli_record_end - detach the call log (writing the calls queued), set the
+ * run's status (`status`, or "interrupted" when SIGINT arrived) and
+ * `result` (borrowed; NULL keeps none), restore SIGINT's handling and
+ * close the store. A failure is a warning. Does nothing when not
+ * recording; safe to call twice.
+ */
+void cli_record_end(cli_record *rec, const char *status,
+                    const struct json_object *result);
+
+/* The command's exit: when rec->interrupted, die of SIGINT as the
+ * process would have without the handler; else return `status`. */
+int cli_record_exit(const cli_record *rec, int status);
 
 /* ---- cli_artifact.c: opening signed artifacts ---------------------- */
 

@@ -1,13 +1,21 @@
-/* cli_session.c - what `run` and `eval` share: their common options and
- * opening a program with its config, plugins and runtime. */
+/* cli_session.c - what `run` and `eval` share: their common options,
+ * opening a program with its config, plugins and runtime, and recording
+ * the run in the run store. */
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "cli.h"
 #include "dataset.h"
 #include "eval.h"
+#include "host.h"
 #include "metric.h"
 #include "program.h"
+#include "runstore.h"
 #include "runtime.h"
 
 int cli_run_option(int c, const char *arg, cli_run_opts *o)
@@ -279,4 +287,165 @@ struct json_object *cli_dataset_hashes(const pc_dataset *ds)
     }
   }
   return arr;
+}
+
+/* ---- recording eval and run in the run store -------------------------- */
+
+static volatile sig_atomic_t got_sigint;
+static struct sigaction saved_sigint;
+
+/* While recording, Ctrl-C stops the calls in flight instead of the
+ * process, so the run can be marked interrupted. */
+static void on_sigint(int sig)
+{
+  (void)sig;
+  got_sigint = 1;
+  pc_host_cancel_all();
+}
+
+int cli_record_option(int c, const char *arg, cli_record_opts *o)
+{
+  switch (c) {
+  case CLI_OPT_RUNS:
+    o->runs = arg;
+    return 1;
+  case CLI_OPT_NO_RECORD:
+    o->no_record = 1;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* `path` made absolute (resolved when it exists), as a new string; NULL
+ * when out of memory. */
+static char *abs_path(const char *path)
+{
+  char buf[PATH_MAX];
+  pc_buf b;
+
+  if (realpath(path, buf))
+    return pc_strdup(buf);
+  if (path[0] == '/' || !getcwd(buf, sizeof(buf)))
+    return pc_strdup(path);
+  pc_buf_init(&b, 0);
+  if (pc_buf_printf(&b, "%s/%s", buf, path)) {
+    pc_buf_free(&b);
+    return NULL;
+  }
+  return pc_buf_take(&b, NULL);
+}
+
+/* The spec of a recorded eval or run; NULL when out of memory. */
+static struct json_object *record_spec(const char *kind, int argc,
+                                       char **argv, const char *config)
+{
+  struct json_object *o = json_object_new_object(), *args;
+  char cwd[PATH_MAX], *conf = config ? abs_path(config) : NULL;
+  int bad = !o || (config && !conf);
+
+  if (!bad) {
+    args = json_object_new_array();
+    bad = !args || json_object_object_add(o, "command",
+                                          json_object_new_string(kind)) ||
+          json_object_object_add(o, "args", args);
+    for (int i = 1; !bad && i < argc; i++) {
+      struct json_object *a = json_object_new_string(argv[i]);
+
+      bad = !a || json_object_array_add(args, a);
+      if (bad)
+        json_object_put(a);
+    }
+  }
+  if (!bad)
+    bad = json_object_object_add(o, "cwd", getcwd(cwd, sizeof(cwd))
+                                             ? json_object_new_string(cwd)
+                                             : NULL) ||
+          json_object_object_add(o, "config", conf
+                                                ? json_object_new_string(conf)
+                                                : NULL);
+  pc_free(conf);
+  if (bad) {
+    json_object_put(o);
+    return NULL;
+  }
+  return o;
+}
+
+void cli_record_begin(cli_record *rec, const cli_record_opts *o,
+                      const char *kind, int argc, char **argv,
+                      const char *config, pc_runtime *rt)
+{
+  struct json_object *spec = NULL;
+  struct sigaction sa;
+  pc_error err = PC_ERROR_INIT;
+  char *path;
+
+  memset(rec, 0, sizeof(*rec));
+  if (o->no_record)
+    return;
+  path = o->runs ? pc_strdup(o->runs) : pc_runstore_default_path();
+  if (!path) {
+    cli_error("warning: %s: not recorded: no run store (set XDG_STATE_HOME "
+              "or HOME, or give --runs FILE)", kind);
+    return;
+  }
+  if (pc_runstore_open(path, &rec->store, &err) == PC_OK &&
+      pc_runstore_new_id(rec->id) != PC_OK)
+    pc_error_set(&err, PC_E_IO, "%s: no random bytes for a run id", path);
+  if (err.code == PC_OK && !(spec = record_spec(kind, argc, argv, config)))
+    pc_error_set(&err, PC_E_NOMEM, "%s: out of memory", path);
+  if (err.code == PC_OK)
+    pc_runstore_begin(rec->store, rec->id, kind, spec, &err);
+  if (err.code == PC_OK)
+    pc_runtime_log_calls(rt, rec->store, rec->id, &err);
+  if (err.code != PC_OK) {
+    cli_error("warning: %s: not recorded in the run store: %s", kind,
+              err.message);
+    pc_runstore_close(rec->store);
+    memset(rec, 0, sizeof(*rec));
+    goto out;
+  }
+  rec->rt = rt;
+  got_sigint = 0;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &saved_sigint);
+out:
+  json_object_put(spec);
+  pc_free(path);
+}
+
+int cli_record_sigint(void)
+{
+  return got_sigint != 0;
+}
+
+void cli_record_end(cli_record *rec, const char *status,
+                    const struct json_object *result)
+{
+  pc_error err = PC_ERROR_INIT;
+
+  if (!rec->store)
+    return;
+  pc_runtime_log_calls(rec->rt, NULL, NULL, &err);  /* flushes */
+  rec->interrupted = got_sigint != 0;
+  if (rec->interrupted)
+    status = "interrupted";
+  if (pc_runstore_set_status(rec->store, rec->id, status, result, &err))
+    cli_error("warning: %s", err.message);
+  sigaction(SIGINT, &saved_sigint, NULL);
+  pc_runstore_close(rec->store);
+  rec->store = NULL;
+  rec->rt = NULL;
+}
+
+int cli_record_exit(const cli_record *rec, int status)
+{
+  if (rec->interrupted) {
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+  }
+  return status;
 }

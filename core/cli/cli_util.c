@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "file.h"
 #include "json_text.h"
+#include "runtime.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -95,4 +96,15 @@ int cli_print_json(FILE *f, const struct json_object *v)
   if (rc)
     cli_error("cannot write output: %s", pc_strerror(rc));
   return rc ? PC_EXIT_ENV : PC_EXIT_OK;
+}
+
+void cli_print_retries(const pc_usage *u)
+{
+  printf("retries   %llu (%llu after a 429); waited %.1f s before retries, "
+         "%.1f s for rate limits\n", (unsigned long long)u->retries,
+         (unsigned long long)u->rate_limited, u->retry_wait_ms / 1000.0,
+         u->rate_wait_ms / 1000.0);
+  if (u->drifts)
+    printf("drift     %llu answers came from a changed served model (see "
+           "the warnings)\n", (unsigned long long)u->drifts);
 }

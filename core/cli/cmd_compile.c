@@ -664,6 +664,14 @@ static struct json_object *usage_summary(const pc_compile_result *r)
     r->task.completion_tokens + r->proposal.completion_tokens));
   json_object_object_add(u, "cost", isnan(r->spent.cost)
                               ? NULL : json_object_new_double(r->spent.cost));
+  json_object_object_add(u, "retries", json_object_new_int64(
+    (int64_t)(r->task.retries + r->proposal.retries)));
+  json_object_object_add(u, "retry_wait_ms", json_object_new_int64(
+    (int64_t)(r->task.retry_wait_ms + r->proposal.retry_wait_ms + 0.5)));
+  json_object_object_add(u, "rate_wait_ms", json_object_new_int64(
+    (int64_t)(r->task.rate_wait_ms + r->proposal.rate_wait_ms + 0.5)));
+  json_object_object_add(u, "drifts", json_object_new_int64(
+    (int64_t)(r->task.drifts + r->proposal.drifts)));
   json_object_object_add(u, "requests", json_object_new_int64(r->requests));
   json_object_object_add(u, "replayed", json_object_new_int64(r->replayed));
   return u;
@@ -734,6 +742,12 @@ static void print_summary(const pc_optimizer *opt, const char *run_id,
     printf("cost      unknown (no price in the config for some LM)\n");
   else
     printf("cost      $%.4f\n", r->spent.cost);
+  {
+    pc_usage all = r->task;
+
+    pc_usage_add(&all, &r->proposal);
+    cli_print_retries(&all);
+  }
   printf("time      %.1f s\n", secs);
   if (r->replayed)
     printf("resumed   %lld of %lld requests answered from the run's log\n",
@@ -925,6 +939,8 @@ static int finish_run(struct ctx *x, const char *status,
 {
   pc_error err = PC_ERROR_INIT;
 
+  if (x->s.rt)
+    pc_runtime_flush_calls(x->s.rt);  /* the calls are in before the end */
   if (x->store && x->run_id[0] &&
       pc_runstore_set_status(x->store, x->run_id, status, result, &err))
     return cli_fail(PC_EXIT_ENV, &err, "--runs");
@@ -1065,6 +1081,13 @@ int cmd_compile(int argc, char **argv)
   }
   if ((!x.store && (status = open_store(&x))) || (status = begin_run(&x)))
     goto out;
+  /* Every LM call of the run (baseline, search, final evaluation) goes to
+   * its calls; the store outlives the runtime (closed after it). */
+  if (pc_runtime_log_calls(x.s.rt, x.store, x.run_id, &err)) {
+    cli_error("warning: compile: the LM calls of run %s are not recorded: "
+              "%s", x.run_id, err.message);
+    pc_error_clear(&err);
+  }
   fprintf(stderr, "compile: run %s (resume with `promptc compile --resume "
           "%s`)\n", x.run_id, x.run_id);
   memset(&sa, 0, sizeof(sa));

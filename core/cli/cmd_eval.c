@@ -1,6 +1,7 @@
 /* cmd_eval.c - `promptc eval`: score a program on a dataset with a
  * metric, in parallel, and print a summary. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "file.h"
 #include "json_text.h"
 #include "metric.h"
+#include "pricing.h"
 #include "program.h"
 #include "runtime.h"
 
@@ -25,6 +27,7 @@ static void eval_usage(FILE *f)
         "[--no-progress]\n"
         "                    [--threads N] [--cache PATH | --no-cache] "
         "[--adapter NAME]\n"
+        "                    [--runs FILE | --no-record]\n"
         "       promptc eval --artifact NAME.ppa --config CONFIG.json "
         "--data FILE.jsonl ...\n\n"
         "Run PROGRAM on every example of the dataset, in parallel, score "
@@ -48,6 +51,7 @@ static void eval_usage(FILE *f)
         "listed)\n"
         "      --json           print the summary as JSON\n"
         "      --no-progress    no live progress line on a terminal\n"
+        CLI_RECORD_OPTIONS_HELP
         CLI_RUN_OPTIONS_HELP
         CLI_ARTIFACT_OPTIONS_HELP
         "  -h, --help           show this help\n\n"
@@ -64,6 +68,7 @@ static void eval_usage(FILE *f)
 struct eval_args {
   cli_run_opts ro;
   cli_artifact_opts ao;
+  cli_record_opts rec;
   const char *program;
   const char *data, *inputs, *metric, *results;
   long long max_errors;  /* 0: not given */
@@ -86,6 +91,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
     {"help", no_argument, NULL, 'h'},
     CLI_RUN_LONG_OPTIONS,
     CLI_ARTIFACT_LONG_OPTIONS,
+    CLI_RECORD_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
   };
   char *end;
@@ -99,7 +105,8 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
 
     if (r < 0)
       return PC_EXIT_USAGE;
-    if (r > 0 || cli_artifact_option(c, optarg, &a->ao))
+    if (r > 0 || cli_artifact_option(c, optarg, &a->ao) ||
+        cli_record_option(c, optarg, &a->rec))
       continue;
     switch (c) {
     case 'd': a->data = optarg; break;
@@ -194,6 +201,16 @@ static int write_results(const char *path, const pc_dataset *ds,
   return rc ? cli_fail(PC_EXIT_ENV, &err, "--results") : PC_EXIT_OK;
 }
 
+/* What the run's provider calls cost at the task LM's price (NAN when
+ * the config has no price for it). */
+static double eval_cost(const cli_session *s, const pc_usage *u)
+{
+  pc_price price;
+
+  pc_pricing_lookup(s->cfg, PC_ROLE_LM, &price);
+  return pc_price_cost(&price, u);
+}
+
 static struct json_object *summary_json(const cli_session *s,
                                         const pc_dataset *ds,
                                         const char *data_hash,
@@ -220,18 +237,41 @@ static struct json_object *summary_json(const cli_session *s,
                          json_object_new_string(pc_lm_identity(lm)));
   json_object_object_add(o, "metric",
                          json_object_new_string(pc_metric_label(m)));
+  json_object_object_add(o, "served", pc_lm_served(lm));
+  {
+    double cost = eval_cost(s, &r->usage);
+
+    json_object_object_add(o, "cost", isnan(cost)
+                                        ? NULL : json_object_new_double(cost));
+  }
   json_object_object_foreach(scores, k, v)
     json_object_object_add(o, k, json_object_get(v));
   json_object_put(scores);
   return o;
 }
 
+/* The model that answered, as the provider reported it (nothing when
+ * every answer came from the cache). */
+static void print_served(const pc_lm *lm)
+{
+  struct json_object *served = pc_lm_served(lm);
+
+  if (!served)
+    return;
+  printf("served   ");
+  json_object_object_foreach(served, k, v)
+    printf(" %s %s", k, json_object_get_string(v));
+  printf("\n");
+  json_object_put(served);
+}
+
 static void print_summary(const cli_session *s, const pc_dataset *ds,
                           const char *data_hash, const pc_metric *m,
-                          const pc_eval_result *r)
+                          const pc_eval_result *r, const char *run_id)
 {
   pc_lm *lm = pc_runtime_lm(s->rt, PC_ROLE_LM);
   const pc_usage *u = &r->usage;
+  double cost = eval_cost(s, u);
 
   printf("program   %s\n", pc_program_name(s->prog)
                                ? pc_program_name(s->prog) : "(unnamed)");
@@ -239,6 +279,7 @@ static void print_summary(const cli_session *s, const pc_dataset *ds,
          data_hash);
   printf("model     %s (provider %s)\n", pc_lm_identity(lm),
          pc_lm_provider(lm));
+  print_served(lm);
   printf("metric    %s\n", pc_metric_label(m));
   printf("score     %.4f over %zu examples  (95%% CI %.4f-%.4f)\n", r->mean,
          r->n_done, r->ci_low, r->ci_high);
@@ -256,19 +297,42 @@ static void print_summary(const cli_session *s, const pc_dataset *ds,
          (unsigned long long)u->fallbacks);
   printf("tokens    %lld prompt, %lld completion (provider calls only)\n",
          (long long)u->prompt_tokens, (long long)u->completion_tokens);
+  cli_print_retries(u);
+  if (isnan(cost))
+    printf("cost      unknown (no price for this model in the config's "
+           "\"pricing\")\n");
+  else
+    printf("cost      $%.6f\n", cost);
   if (r->aborted)
     printf("stopped   after %zu of %zu examples: %zu errors reached "
            "max_errors (%lld)\n", r->n_done, r->n_rows, r->n_errors,
            (long long)r->max_errors);
+  if (run_id[0])
+    printf("run       %s\n", run_id);
+}
+
+/* The result of a run that failed, for the run store. */
+static struct json_object *failure_json(const pc_error *err)
+{
+  struct json_object *o = json_object_new_object();
+
+  if (o && json_object_object_add(o, "error",
+                                  json_object_new_string(err->message))) {
+    json_object_put(o);
+    return NULL;
+  }
+  return o;
 }
 
 int cmd_eval(int argc, char **argv)
 {
   struct eval_args a;
   cli_session s;
+  cli_record rec;
   pc_dataset *ds = NULL;
   pc_metric *metric = NULL;
   pc_eval_result *res = NULL;
+  struct json_object *summary = NULL;
   pc_eval_opts eo;
   cli_progress prog;
   pc_error err = PC_ERROR_INIT;
@@ -278,6 +342,7 @@ int cmd_eval(int argc, char **argv)
 
   memset(&a, 0, sizeof(a));
   memset(&s, 0, sizeof(s));
+  memset(&rec, 0, sizeof(rec));
   status = parse_args(argc, argv, &a);
   if (status != PC_EXIT_OK)
     return status < 0 ? PC_EXIT_OK : status;
@@ -304,25 +369,42 @@ int cmd_eval(int argc, char **argv)
   cli_progress_init(&prog, a.progress);
   eo.progress = cli_progress_update;
   eo.progress_ctx = &prog;
+  cli_record_begin(&rec, &a.rec, "eval", argc, argv, a.ro.config, s.rt);
   t0 = cli_seconds();
   if (pc_eval_run(s.rt, s.prog, ds, metric, &eo, &res, &err)) {
     cli_progress_done(&prog);
+    summary = failure_json(&err);
+    cli_record_end(&rec, "failed", summary);
     status = cli_fail(cli_status_of(err.code), &err, "eval");
     goto out;
   }
   secs = cli_seconds() - t0;
   cli_progress_done(&prog);
+  if (!(summary = summary_json(&s, ds, hash, metric, res))) {
+    cli_record_end(&rec, "failed", NULL);
+    cli_error("out of memory");
+    status = PC_EXIT_ENV;
+    goto out;
+  }
+  cli_record_end(&rec, res->aborted ? "failed" : "done", summary);
+  if (rec.interrupted) {
+    cli_error("eval: interrupted after %zu of %zu examples; run %s",
+              res->n_done, res->n_rows, rec.id);
+    status = PC_EXIT_FAIL;
+    goto out;
+  }
   if (a.results && (status = write_results(a.results, ds, res)))
     goto out;
   if (a.json) {
-    struct json_object *o = summary_json(&s, ds, hash, metric, res);
-
-    status = o ? cli_print_json(stdout, o) : PC_EXIT_ENV;
-    json_object_put(o);
+    json_object_object_add(summary, "run_id", rec.id[0]
+                                                ? json_object_new_string(
+                                                    rec.id)
+                                                : NULL);
+    status = cli_print_json(stdout, summary);
     if (status)
       goto out;
   } else {
-    print_summary(&s, ds, hash, metric, res);
+    print_summary(&s, ds, hash, metric, res, rec.id);
   }
   fprintf(stderr, "eval: %zu examples in %.3f s, %.0f LM calls/s, %d "
           "threads\n", res->n_done, secs,
@@ -342,9 +424,11 @@ int cmd_eval(int argc, char **argv)
     status = PC_EXIT_ABORTED;
   }
 out:
+  cli_record_end(&rec, "failed", NULL);  /* when not ended yet */
+  json_object_put(summary);
   pc_eval_result_free(res);
   pc_metric_close(metric);
   pc_dataset_free(ds);
   cli_session_close(&s);
-  return status;
+  return cli_record_exit(&rec, status);
 }

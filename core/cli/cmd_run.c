@@ -14,6 +14,7 @@ static void run_usage(FILE *f)
         "--input-json JSON|@FILE\n"
         "                   [--trace] [--threads N] [--cache PATH | "
         "--no-cache] [--adapter NAME]\n"
+        "                   [--runs FILE | --no-record]\n"
         "       promptc run --artifact NAME.ppa --config CONFIG.json "
         "--input-json ...\n\n"
         "Run PROGRAM once on the input object and print its outputs as "
@@ -24,6 +25,7 @@ static void run_usage(FILE *f)
         "  -t, --trace          also print every LM call: predictor, "
         "messages, raw\n"
         "                       completion, usage, cache hit\n"
+        CLI_RECORD_OPTIONS_HELP
         CLI_RUN_OPTIONS_HELP
         CLI_ARTIFACT_OPTIONS_HELP
         "  -h, --help           show this help\n\n"
@@ -33,6 +35,27 @@ static void run_usage(FILE *f)
         "answer),\n"
         "2 usage, 3 bad program/config/input, 4 plugin or environment "
         "problem.\n", f);
+}
+
+/* The run's result for the run store: {"outputs"} or {"error"}, and
+ * "usage". NULL when out of memory (the run is recorded without one). */
+static struct json_object *run_result(const pc_run_ctx *ctx,
+                                      struct json_object *outputs,
+                                      const pc_error *err)
+{
+  struct json_object *o = json_object_new_object();
+
+  if (!o)
+    return NULL;
+  if ((outputs ? json_object_object_add(o, "outputs",
+                                        json_object_get(outputs))
+               : json_object_object_add(o, "error", json_object_new_string(
+                                                       err->message))) ||
+      json_object_object_add(o, "usage", pc_usage_to_json(&ctx->usage))) {
+    json_object_put(o);
+    return NULL;
+  }
+  return o;
 }
 
 /* With --trace, what the run did is printed even when it failed. */
@@ -66,26 +89,31 @@ int cmd_run(int argc, char **argv)
     {"help", no_argument, NULL, 'h'},
     CLI_RUN_LONG_OPTIONS,
     CLI_ARTIFACT_LONG_OPTIONS,
+    CLI_RECORD_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
   };
   cli_run_opts ro = {0};
   cli_artifact_opts ao = {0};
+  cli_record_opts rco = {0};
+  cli_record rec;
   const char *program;
   const char *input_arg = NULL;
-  struct json_object *inputs = NULL, *outputs = NULL;
+  struct json_object *inputs = NULL, *outputs = NULL, *result = NULL;
   cli_session s;
   pc_run_ctx ctx;
   pc_error err = PC_ERROR_INIT;
   int c, trace = 0, status, rc;
 
   memset(&s, 0, sizeof(s));
+  memset(&rec, 0, sizeof(rec));
   optind = 1;
   while ((c = getopt_long(argc, argv, "i:tc:a:p:h", opts, NULL)) != -1) {
     int r = cli_run_option(c, optarg, &ro);
 
     if (r < 0)
       return PC_EXIT_USAGE;
-    if (r > 0 || cli_artifact_option(c, optarg, &ao))
+    if (r > 0 || cli_artifact_option(c, optarg, &ao) ||
+        cli_record_option(c, optarg, &rco))
       continue;
     switch (c) {
     case 'i': input_arg = optarg; break;
@@ -122,17 +150,24 @@ int cmd_run(int argc, char **argv)
   pc_run_ctx_init(&ctx, s.rt);
   if (trace)
     ctx.flags |= PC_RUN_TRACE_DETAIL;
+  cli_record_begin(&rec, &rco, "run", argc, argv, ro.config, s.rt);
   rc = pc_program_run(&ctx, s.prog, inputs, &outputs, &err);
-  if (trace)
+  result = run_result(&ctx, outputs, &err);
+  cli_record_end(&rec, rc ? "failed" : "done", result);
+  if (rec.interrupted) {
+    cli_error("run: interrupted; run %s", rec.id);
+    status = PC_EXIT_FAIL;
+  } else if (trace)
     status = print_traced(&ctx, outputs, &err);
   else if (rc == PC_OK)
     status = cli_print_json(stdout, outputs);
-  if (rc)
+  if (rc && !rec.interrupted)
     status = cli_fail(cli_status_of(rc), &err,
                       program ? program : ao.artifact);
+  json_object_put(result);
   json_object_put(outputs);
   json_object_put(inputs);
   pc_run_ctx_clear(&ctx);
   cli_session_close(&s);
-  return status;
+  return cli_record_exit(&rec, status);
 }

@@ -54,7 +54,7 @@ export XDG_CACHE_HOME="$pc_tmp/xdg"
 
 # --- results file, summary, slices ---------------------------------------
 run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
-  --inputs question --results "$pc_tmp/r1.jsonl" --threads 1 --no-cache
+  --inputs question --results "$pc_tmp/r1.jsonl" --threads 1 --no-cache --no-record
 cp "$pc_tmp/out" "$pc_tmp/sum1"
 contains "$pc_tmp/sum1" "metric    exact_match:answer"
 contains "$pc_tmp/sum1" "over 60 examples"
@@ -86,7 +86,7 @@ PY
 # --- the same results and numbers at any thread count --------------------
 for t in 4 32; do
   run_promptc 0 eval "$prog" --config "$cfg" --data "$pc_tmp/qa.jsonl" \
-    --inputs question --results "$pc_tmp/r$t.jsonl" --threads $t --no-cache
+    --inputs question --results "$pc_tmp/r$t.jsonl" --threads $t --no-cache --no-record
   check "results at $t threads are byte-identical to 1 thread" \
     cmp -s "$pc_tmp/r1.jsonl" "$pc_tmp/r$t.jsonl"
   check "summary at $t threads is identical to 1 thread" \

@@ -80,7 +80,8 @@ static int setup(void)
   struct json_object *root = NULL, *spec = NULL;
   pc_error err = PC_ERROR_INIT;
   static const char cfg_text[] =
-    "{\"lm\": {\"provider\": \"fx_lm\"}, \"metric\": \"exact_match:answer\"}";
+    "{\"lm\": {\"provider\": \"fx_lm\", \"retry\": {\"max_retries\": 0}}, "
+    "\"metric\": \"exact_match:answer\"}";
 
   snprintf(dir, sizeof(dir), "%s/tests/plugins/.libs", (b && *b) ? b : ".");
   cfg_path = pc_test_tmpfile(cfg_text, sizeof(cfg_text) - 1, ".json");
@@ -325,6 +326,44 @@ static struct json_object *run_one(pc_runtime *rt, const char *question,
   return out;
 }
 
+/* With the host's retries on, each planted 503 is tried again up to
+ * max_retries times; the tries and the retries are counted, the rows
+ * still fail as LM errors (nothing lost), and the message says how many
+ * retries were made. */
+static void test_retryable_failures_are_retried_and_counted(void)
+{
+  static const char text[] =
+    "{\"lm\": {\"provider\": \"fx_lm\", \"retry\": {\"max_retries\": 2, "
+    "\"initial_backoff_ms\": 1, \"max_backoff_ms\": 2}}}";
+  const char *path = pc_test_tmpfile(text, sizeof(text) - 1, ".json");
+  pc_config *c = NULL;
+  pc_runtime_opts o;
+  pc_runtime *rt = NULL;
+  pc_eval_result *r;
+  pc_error err = PC_ERROR_INIT;
+
+  CU_ASSERT_EQUAL_FATAL(pc_config_load(path, &c, &err), PC_OK);
+  memset(&o, 0, sizeof(o));
+  o.cfg = c;
+  o.reg = reg;
+  o.threads = 4;
+  o.no_cache = 1;
+  CU_ASSERT_EQUAL_FATAL(pc_runtime_open(&o, &rt, &err), PC_OK);
+  r = eval(rt, -1, 0.0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(r->n_lm_errors, 4);
+  CU_ASSERT_EQUAL(r->usage.retries, 8);       /* 4 rows, 2 retries each */
+  CU_ASSERT_EQUAL(r->usage.rate_limited, 0);  /* they were 503s */
+  CU_ASSERT(r->usage.retry_wait_ms > 0);
+  CU_ASSERT_EQUAL(r->usage.provider_calls, 24);  /* one call each... */
+  CU_ASSERT_EQUAL(pc_lm_calls(pc_runtime_lm(rt, PC_ROLE_LM)), 32);  /* tries */
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->rows[0].error, "after 2 retries"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r->rows[0].error, "planted provider"));
+  pc_eval_result_free(r);
+  pc_runtime_close(rt);
+  pc_config_free(c);
+}
+
 static void test_trace_records_calls_and_the_fallback(void)
 {
   pc_runtime *rt = open_rt(1, NULL);
@@ -386,6 +425,8 @@ static CU_TestInfo eval_tests[] = {
    test_reaching_max_errors_on_the_last_example_aborts},
   {"second eval is served by the cache",
    test_second_eval_is_served_by_the_cache},
+  {"retryable failures are retried and counted",
+   test_retryable_failures_are_retried_and_counted},
   {"trace records calls and the fallback",
    test_trace_records_calls_and_the_fallback},
   CU_TEST_INFO_NULL,

@@ -14,8 +14,11 @@
 
 #include "alloc.h"
 #include "cache.h"
+#include "config.h"
 #include "harness.h"
+#include "loader.h"
 #include "runstore.h"
+#include "runtime.h"
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
@@ -214,11 +217,11 @@ static void test_foreign_files_are_refused_naming_the_path(void)
   CU_ASSERT_EQUAL_FATAL(pc_runstore_open(path, &rs, &err), PC_OK);
   pc_runstore_close(rs);
   rs = NULL;
-  CU_ASSERT_FATAL(raw_sql(path, "PRAGMA user_version = 2") == SQLITE_OK);
+  CU_ASSERT_FATAL(raw_sql(path, "PRAGMA user_version = 3") == SQLITE_OK);
   CU_ASSERT_EQUAL(pc_runstore_open(path, &rs, &err), PC_E_INVALID_ARG);
   CU_ASSERT_PTR_NULL(rs);
   CU_ASSERT(has_substr(err.message, path));
-  CU_ASSERT(has_substr(err.message, "schema version 2"));
+  CU_ASSERT(has_substr(err.message, "schema version 3"));
 
   /* A directory, and an empty path. */
   pc_error_clear(&err);
@@ -609,7 +612,7 @@ static void test_call_totals_count_each_batch_once(void)
                                                   JSON_C_TO_STRING_PLAIN),
                    "{\"calls\":0,\"cache_hits\":0,\"prompt_tokens\":0,"
                    "\"completion_tokens\":0,\"tokens\":0,\"latency_ms\":0,"
-                   "\"cost\":0.0,\"cost_unknown\":0}");
+                   "\"cost\":0.0,\"cost_unknown\":0,\"retries\":0}");
   json_object_put(tot);
 
   CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "c", 0, a, &err), PC_OK);
@@ -653,6 +656,532 @@ static void test_call_totals_count_each_batch_once(void)
   json_object_put(a);
   json_object_put(b);
   json_object_put(bad);
+  pc_runstore_close(rs);
+  rm_rf(dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Call records, schema version 2                                         */
+
+/* The layout of a version-1 store, as promptc wrote it before call records
+ * had bodies: the migration must take such a file as it is. */
+static const char V1_SCHEMA[] =
+  "CREATE TABLE runs (id TEXT PRIMARY KEY NOT NULL, kind TEXT NOT NULL,"
+  " status TEXT NOT NULL, spec TEXT NOT NULL, result TEXT,"
+  " started_ms INTEGER NOT NULL, finished_ms INTEGER);"
+  "CREATE INDEX runs_by_start ON runs (started_ms);"
+  "CREATE TABLE trials (run_id TEXT NOT NULL REFERENCES runs (id)"
+  " ON DELETE CASCADE, trial INTEGER NOT NULL, record TEXT NOT NULL,"
+  " recorded_ms INTEGER NOT NULL, PRIMARY KEY (run_id, trial))"
+  " WITHOUT ROWID;"
+  "CREATE TABLE replay_log (run_id TEXT NOT NULL REFERENCES runs (id)"
+  " ON DELETE CASCADE, seq INTEGER NOT NULL, request_sha TEXT NOT NULL,"
+  " answer BLOB NOT NULL, PRIMARY KEY (run_id, seq));"
+  "CREATE TABLE checkpoints (run_id TEXT PRIMARY KEY NOT NULL"
+  " REFERENCES runs (id) ON DELETE CASCADE, state BLOB NOT NULL,"
+  " saved_ms INTEGER NOT NULL);"
+  "CREATE TABLE calls (run_id TEXT NOT NULL REFERENCES runs (id)"
+  " ON DELETE CASCADE, seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
+  " predictor TEXT, model TEXT, cache_hit INTEGER NOT NULL,"
+  " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+  " latency_ms REAL NOT NULL, cost REAL,"
+  " PRIMARY KEY (run_id, seq, idx)) WITHOUT ROWID;"
+  "PRAGMA application_id = 1346589267;"  /* 0x50435253, "PCRS" */
+  "PRAGMA user_version = 1;"
+  "INSERT INTO runs VALUES ('old', 'compile', 'done', '{\"p\":1}', NULL,"
+  " 1700000000000, 1700000001000);"
+  "INSERT INTO trials VALUES ('old', 0, '{\"score\":50}', 1700000000500);"
+  "INSERT INTO calls VALUES ('old', 0, 0, 'qa', 'm1', 1, 5, 2, 1.5, 0.25);"
+  "INSERT INTO calls VALUES ('old', 0, 1, NULL, 'm1', 0, 7, 3, 2, NULL);";
+
+/* One integer from `sql` on the file at `path`, read directly; -1 when
+ * the query fails. */
+static long long raw_int(const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  long long v = -1;
+
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+static const char *plain(struct json_object *v)
+{
+  return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+static void test_version_1_store_is_migrated_in_place(void)
+{
+  char dir[512], path[700];
+  pc_runstore *rs = NULL;
+  struct json_object *calls = NULL, *run = NULL, *tot = NULL, *trials = NULL;
+  struct json_object *batch = parse(
+    "[{\"predictor\": \"qa\", \"model\": \"m2\", \"cache_hit\": false,"
+    "  \"prompt_tokens\": 1, \"completion_tokens\": 1, \"latency_ms\": 3,"
+    "  \"cost\": null, \"retries\": 4, \"record\": {\"note\": \"new\"}}]");
+  pc_error err = PC_ERROR_INIT;
+  int64_t next = -1;
+
+  CU_ASSERT_FATAL(make_tmpdir(dir) == 0);
+  snprintf(path, sizeof(path), "%s/runs.sqlite", dir);
+  CU_ASSERT_FATAL(raw_sql(path, V1_SCHEMA) == SQLITE_OK);
+  CU_ASSERT_EQUAL_FATAL(raw_int(path, "PRAGMA user_version"), 1);
+
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_open(path, &rs, &err), PC_OK);
+  CU_ASSERT_EQUAL(raw_int(path, "PRAGMA user_version"), 2);
+  /* What version 1 held is all there. */
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_get(rs, "old", &run, &err), PC_OK);
+  PC_ASSERT_STR_EQ(member_text(run, "status"), "\"done\"");
+  PC_ASSERT_STR_EQ(member_text(run, "spec"), "{\"p\":1}");
+  json_object_put(run);
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_trials(rs, "old", &trials, &err), PC_OK);
+  CU_ASSERT_EQUAL(json_object_array_length(trials), 1);
+  json_object_put(trials);
+  /* Old calls have no body: they are rebuilt from their columns. */
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "old", 0, &calls, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(calls), 2);
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 0)),
+                   "{\"predictor\":\"qa\",\"model\":\"m1\",\"cache_hit\":true,"
+                   "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2},"
+                   "\"latency_ms\":1.5,\"cost\":0.25,\"retries\":0,"
+                   "\"seq\":0,\"idx\":0}");
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 1)),
+                   "{\"predictor\":null,\"model\":\"m1\",\"cache_hit\":false,"
+                   "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3},"
+                   "\"latency_ms\":2.0,\"cost\":null,\"retries\":0,"
+                   "\"seq\":0,\"idx\":1}");
+  json_object_put(calls);
+  /* New calls with bodies and retries go in beside them. */
+  CU_ASSERT_EQUAL(pc_runstore_calls_next_seq(rs, "old", &next, &err), PC_OK);
+  CU_ASSERT_EQUAL(next, 1);
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "old", next, batch, &err),
+                  PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_call_totals(rs, "old", &tot, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL(member_int(tot, "calls"), 3);
+  CU_ASSERT_EQUAL(member_int(tot, "retries"), 4);
+  CU_ASSERT_EQUAL(member_int(tot, "cost_unknown"), 2);
+  json_object_put(tot);
+  pc_runstore_close(rs);
+  rs = NULL;
+
+  /* Opened again, it is simply version 2: nothing is migrated twice. */
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_open(path, &rs, &err), PC_OK);
+  CU_ASSERT_EQUAL(raw_int(path, "PRAGMA user_version"), 2);
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "old", 1, &calls, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(calls), 1);
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 0)),
+                   "{\"note\":\"new\",\"seq\":1,\"idx\":0}");
+  json_object_put(calls);
+  json_object_put(batch);
+  pc_runstore_close(rs);
+  rm_rf(dir);
+}
+
+static void test_call_records_come_back_oldest_first_with_seq(void)
+{
+  char dir[512], path[700];
+  pc_runstore *rs = fresh_store(dir, path, sizeof(path));
+  struct json_object *b0 = parse(
+    "[{\"predictor\": \"a\", \"model\": \"m\", \"cache_hit\": false,"
+    "  \"prompt_tokens\": 10, \"completion_tokens\": 2, \"latency_ms\": 1,"
+    "  \"cost\": 0.5, \"retries\": 2, \"record\": {\"predictor\": \"a\","
+    "  \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
+    "  \"completion\": \"yo\", \"bad\": NaN}},"
+    " {\"predictor\": \"b\", \"model\": null, \"cache_hit\": true,"
+    "  \"prompt_tokens\": 0, \"completion_tokens\": 0, \"latency_ms\": 0,"
+    "  \"cost\": 0, \"record\": null}]");
+  struct json_object *b1 = parse(
+    "[{\"predictor\": \"c\", \"model\": \"m\", \"cache_hit\": false,"
+    "  \"prompt_tokens\": 1, \"completion_tokens\": 1, \"latency_ms\": 1,"
+    "  \"cost\": null, \"record\": {\"n\": 3}}]");
+  struct json_object *bad_rec = parse(
+    "[{\"predictor\": \"c\", \"model\": \"m\", \"cache_hit\": false,"
+    "  \"prompt_tokens\": 1, \"completion_tokens\": 1, \"latency_ms\": 1,"
+    "  \"cost\": null, \"record\": 5}]");
+  struct json_object *bad_retries = parse(
+    "[{\"predictor\": \"c\", \"model\": \"m\", \"cache_hit\": false,"
+    "  \"prompt_tokens\": 1, \"completion_tokens\": 1, \"latency_ms\": 1,"
+    "  \"cost\": null, \"retries\": -1}]");
+  struct json_object *calls = NULL, *tot = NULL;
+  pc_error err = PC_ERROR_INIT;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b0);
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "r", "run", NULL, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "r", 1, b1, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "r", 0, b0, &err), PC_OK);
+
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "r", 0, &calls, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(calls), 3);
+  /* The body as stored (a NaN, which JSON cannot hold, as null)... */
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 0)),
+                   "{\"predictor\":\"a\",\"messages\":[{\"role\":\"user\","
+                   "\"content\":\"hi\"}],\"completion\":\"yo\",\"bad\":null,"
+                   "\"seq\":0,\"idx\":0}");
+  /* ...a call without one rebuilt from its columns... */
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 1)),
+                   "{\"predictor\":\"b\",\"model\":null,\"cache_hit\":true,"
+                   "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0},"
+                   "\"latency_ms\":0.0,\"cost\":0.0,\"retries\":0,"
+                   "\"seq\":0,\"idx\":1}");
+  /* ...and the later batch last, whatever order they were written in. */
+  PC_ASSERT_STR_EQ(plain(json_object_array_get_idx(calls, 2)),
+                   "{\"n\":3,\"seq\":1,\"idx\":0}");
+  json_object_put(calls);
+
+  /* The newest two, oldest first. */
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "r", 2, &calls, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(calls), 2);
+  PC_ASSERT_STR_EQ(member_text(json_object_array_get_idx(calls, 0),
+                               "predictor"), "\"b\"");
+  PC_ASSERT_STR_EQ(member_text(json_object_array_get_idx(calls, 1), "n"),
+                   "3");
+  json_object_put(calls);
+
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_call_totals(rs, "r", &tot, &err), PC_OK);
+  CU_ASSERT_EQUAL(member_int(tot, "calls"), 3);
+  CU_ASSERT_EQUAL(member_int(tot, "retries"), 2);
+  CU_ASSERT_EQUAL(member_int(tot, "cache_hits"), 1);
+  json_object_put(tot);
+
+  /* Wrong optional members are refused, naming them; nothing changes. */
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "r", 1, bad_rec, &err),
+                  PC_E_INVALID_ARG);
+  PC_ASSERT_STR_EQ(err.message, "run r: calls[0].record: expected a JSON "
+                   "object or null");
+  pc_error_clear(&err);
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "r", 1, bad_retries, &err),
+                  PC_E_INVALID_ARG);
+  PC_ASSERT_STR_EQ(err.message, "run r: calls[0].retries: expected an "
+                   "integer >= 0");
+  pc_error_clear(&err);
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "r", 0, &calls, &err), PC_OK);
+  CU_ASSERT_EQUAL(json_object_array_length(calls), 3);
+  json_object_put(calls);
+  calls = NULL;
+
+  /* A run without calls has none; an unknown run is an error. */
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "empty", "eval", NULL, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "empty", 5, &calls, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL(json_object_array_length(calls), 0);
+  json_object_put(calls);
+  calls = NULL;
+  CU_ASSERT_EQUAL(pc_runstore_calls(rs, "zz", 0, &calls, &err),
+                  PC_E_INVALID_ARG);
+  CU_ASSERT_PTR_NULL(calls);
+  CU_ASSERT(has_substr(err.message, "run zz: no such run"));
+
+  json_object_put(b0);
+  json_object_put(b1);
+  json_object_put(bad_rec);
+  json_object_put(bad_retries);
+  pc_runstore_close(rs);
+  rm_rf(dir);
+}
+
+static const char ONE_CALL[] =
+  "[{\"predictor\": \"p\", \"model\": \"m\", \"cache_hit\": false,"
+  "  \"prompt_tokens\": 1, \"completion_tokens\": 1, \"latency_ms\": 1,"
+  "  \"cost\": null}]";
+
+static void test_next_seq_and_last_run_follow_the_calls(void)
+{
+  char dir[512], path[700], id[PC_RUN_ID_MAX];
+  pc_runstore *rs = fresh_store(dir, path, sizeof(path));
+  struct json_object *one = parse(ONE_CALL);
+  pc_error err = PC_ERROR_INIT;
+  int64_t next = -1;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+  memset(id, 'x', sizeof(id));
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, NULL, id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "");  /* no runs at all */
+
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "e1", "eval", NULL, &err), PC_OK);
+  usleep(5000);
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "c1", "compile", NULL, &err), PC_OK);
+  usleep(5000);
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "r1", "run", NULL, &err), PC_OK);
+
+  CU_ASSERT_EQUAL(pc_runstore_calls_next_seq(rs, "e1", &next, &err), PC_OK);
+  CU_ASSERT_EQUAL(next, 0);
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, NULL, id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "");  /* runs, but none with calls */
+
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "e1", 0, one, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "e1", 4, one, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runstore_calls_next_seq(rs, "e1", &next, &err), PC_OK);
+  CU_ASSERT_EQUAL(next, 5);
+  /* The newest run with calls, not the newest run. */
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, NULL, id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "e1");
+
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "c1", 0, one, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, NULL, id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "c1");
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, "eval", id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "e1");
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, "run", id, &err), PC_OK);
+  PC_ASSERT_STR_EQ(id, "");
+
+  CU_ASSERT_EQUAL(pc_runstore_last_run(rs, "train", id, &err),
+                  PC_E_INVALID_ARG);
+  CU_ASSERT(has_substr(err.message, "\"train\""));
+  pc_error_clear(&err);
+  next = 9;
+  CU_ASSERT_EQUAL(pc_runstore_calls_next_seq(rs, "zz", &next, &err),
+                  PC_E_INVALID_ARG);
+  CU_ASSERT_EQUAL(next, 0);
+  CU_ASSERT(has_substr(err.message, "run zz: no such run"));
+  json_object_put(one);
+  pc_runstore_close(rs);
+  rm_rf(dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The runtime's call log into the store                                  */
+
+#define LOG_THREADS 4
+#define LOG_PER_THREAD 100
+
+/* A runtime over the fixture LM plugin, which no test here calls: the
+ * records are handed to pc_runtime_remember directly. */
+static pc_runtime *open_runtime(pc_config **cfg, pc_registry **reg)
+{
+  static const char text[] = "{\"lm\": {\"provider\": \"fx_lm\"}}";
+  const char *b = getenv("PC_TEST_BUILDDIR");
+  const char *cfg_path = pc_test_tmpfile(text, sizeof(text) - 1, ".json");
+  pc_runtime_opts o;
+  pc_runtime *rt = NULL;
+  pc_error err = PC_ERROR_INIT;
+  char dir[4096];
+
+  snprintf(dir, sizeof(dir), "%s/tests/plugins/.libs", (b && *b) ? b : ".");
+  *cfg = NULL;
+  if (!cfg_path || pc_config_load(cfg_path, cfg, &err) ||
+      !(*reg = pc_registry_new()) ||
+      pc_registry_load_default(*reg, dir, &err))
+    goto out;
+  memset(&o, 0, sizeof(o));
+  o.cfg = *cfg;
+  o.reg = *reg;
+  o.threads = 1;
+  o.no_cache = 1;
+  pc_runtime_open(&o, &rt, &err);
+out:
+  if (!rt)
+    fprintf(stderr, "runtime: %s\n", err.message);
+  return rt;
+}
+
+/* A call record as predict.c makes one, numbered by thread and index. */
+static struct json_object *fake_record(int thread, int i)
+{
+  char text[512];
+
+  snprintf(text, sizeof(text),
+           "{\"predictor\": \"p%d\", \"model\": \"fx@1\", "
+           "\"served_model\": \"fx-served\", \"cache_hit\": %s, "
+           "\"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": 1}, "
+           "\"latency_ms\": 0.5, \"cost\": %s, \"retries\": %d, "
+           "\"messages\": [{\"role\": \"user\", \"content\": \"q\"}], "
+           "\"completion\": \"a\", \"thread\": %d, \"i\": %d}",
+           thread, i % 5 == 0 ? "true" : "false", i,
+           i % 2 ? "null" : "0.001", i % 3 == 0 ? 1 : 0, thread, i);
+  return parse(text);
+}
+
+struct rememberer {
+  pc_runtime *rt;
+  int thread;
+};
+
+static void *remember_many(void *arg)
+{
+  struct rememberer *r = arg;
+
+  for (int i = 0; i < LOG_PER_THREAD; i++) {
+    struct json_object *rec = fake_record(r->thread, i);
+
+    pc_runtime_remember(r->rt, rec);
+    json_object_put(rec);
+  }
+  return NULL;
+}
+
+static int64_t stored_calls(pc_runstore *rs, const char *id)
+{
+  struct json_object *tot = NULL;
+  int64_t n = -1;
+
+  if (pc_runstore_call_totals(rs, id, &tot, NULL) == PC_OK)
+    n = member_int(tot, "calls");
+  json_object_put(tot);
+  return n;
+}
+
+static void test_runtime_call_log_stores_every_record_in_batches(void)
+{
+  char dir[512], path[700];
+  pc_runstore *rs = fresh_store(dir, path, sizeof(path));
+  pc_config *cfg = NULL;
+  pc_registry *reg = NULL;
+  pc_runtime *rt = open_runtime(&cfg, &reg);
+  struct rememberer r[LOG_THREADS];
+  pthread_t th[LOG_THREADS];
+  struct json_object *one = parse(ONE_CALL), *calls = NULL, *tot = NULL;
+  pc_error err = PC_ERROR_INIT;
+  int seen[LOG_THREADS][LOG_PER_THREAD];
+  int64_t n, prompt = 0, retries = 0, unpriced = 0, hits = 0;
+  int all_seen = 1, all_timed = 1, rows_ok = 1;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "t", "eval", NULL, &err), PC_OK);
+  /* A batch from an earlier session: the log adds after it. */
+  CU_ASSERT_EQUAL(pc_runstore_put_calls(rs, "t", 0, one, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runtime_log_calls(rt, rs, "nope", &err),
+                  PC_E_INVALID_ARG);
+  pc_error_clear(&err);
+  CU_ASSERT_EQUAL_FATAL(pc_runtime_log_calls(rt, rs, "t", &err), PC_OK);
+
+  for (int k = 0; k < LOG_THREADS; k++) {
+    r[k].rt = rt;
+    r[k].thread = k;
+    CU_ASSERT_FATAL(pthread_create(&th[k], NULL, remember_many, &r[k]) == 0);
+  }
+  for (int k = 0; k < LOG_THREADS; k++)
+    pthread_join(th[k], NULL);
+  /* Full batches were written as they filled; at most about one batch
+   * waits in the queue. */
+  n = stored_calls(rs, "t");
+  CU_ASSERT(n >= 1 + LOG_THREADS * LOG_PER_THREAD - PC_CALL_LOG_BATCH -
+                 LOG_THREADS);
+  CU_ASSERT(n < 1 + LOG_THREADS * LOG_PER_THREAD);
+  pc_runtime_flush_calls(rt);
+  CU_ASSERT_EQUAL(stored_calls(rs, "t"), 1 + LOG_THREADS * LOG_PER_THREAD);
+
+  /* Detaching writes what is queued; after it nothing is logged. */
+  for (int i = 0; i < 3; i++) {
+    struct json_object *rec = fake_record(9, i);
+
+    pc_runtime_remember(rt, rec);
+    json_object_put(rec);
+  }
+  CU_ASSERT_EQUAL(pc_runtime_log_calls(rt, NULL, NULL, &err), PC_OK);
+  n = 1 + LOG_THREADS * LOG_PER_THREAD + 3;
+  CU_ASSERT_EQUAL(stored_calls(rs, "t"), n);
+  {
+    struct json_object *rec = fake_record(9, 3);
+
+    pc_runtime_remember(rt, rec);
+    json_object_put(rec);
+  }
+  pc_runtime_flush_calls(rt);
+  CU_ASSERT_EQUAL(stored_calls(rs, "t"), n);
+
+  /* Every record is there once, stamped, with its columns filled in. */
+  memset(seen, 0, sizeof(seen));
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_calls(rs, "t", 0, &calls, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(calls), (size_t)n);
+  PC_ASSERT_STR_EQ(member_text(json_object_array_get_idx(calls, 0), "seq"),
+                   "0");  /* the earlier batch was kept */
+  for (size_t i = 1; i < (size_t)n; i++) {
+    struct json_object *c = json_object_array_get_idx(calls, i);
+    int64_t t = member_int(c, "thread"), k = member_int(c, "i");
+
+    if (member_int(c, "seq") < 1 || member_int(c, "time_ms") < 1600000000000)
+      all_timed = 0;
+    if (t >= 0 && t < LOG_THREADS && k >= 0 && k < LOG_PER_THREAD)
+      seen[t][k]++;
+    else if (t != 9)
+      rows_ok = 0;
+  }
+  for (int t = 0; t < LOG_THREADS; t++)
+    for (int k = 0; k < LOG_PER_THREAD; k++) {
+      if (seen[t][k] != 1)
+        all_seen = 0;
+      prompt += k;
+      retries += k % 3 == 0;
+      unpriced += k % 2;
+      hits += k % 5 == 0;
+    }
+  for (int k = 0; k < 3; k++) {
+    prompt += k;
+    retries += k % 3 == 0;
+    unpriced += k % 2;
+    hits += k % 5 == 0;
+  }
+  CU_ASSERT(all_seen);
+  CU_ASSERT(all_timed);
+  CU_ASSERT(rows_ok);
+  json_object_put(calls);
+  /* The columns came from the records: tokens, retries, cost, hits. */
+  CU_ASSERT_EQUAL_FATAL(pc_runstore_call_totals(rs, "t", &tot, &err), PC_OK);
+  CU_ASSERT_EQUAL(member_int(tot, "prompt_tokens"), 1 + prompt);
+  CU_ASSERT_EQUAL(member_int(tot, "retries"), retries);
+  CU_ASSERT_EQUAL(member_int(tot, "cost_unknown"), 1 + unpriced);
+  CU_ASSERT_EQUAL(member_int(tot, "cache_hits"), hits);
+  json_object_put(tot);
+
+  /* Closing the runtime writes what is queued. */
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "u", "run", NULL, &err), PC_OK);
+  CU_ASSERT_EQUAL(pc_runtime_log_calls(rt, rs, "u", &err), PC_OK);
+  for (int i = 0; i < 2; i++) {
+    struct json_object *rec = fake_record(8, i);
+
+    pc_runtime_remember(rt, rec);
+    json_object_put(rec);
+  }
+  pc_runtime_close(rt);
+  CU_ASSERT_EQUAL(stored_calls(rs, "u"), 2);
+
+  json_object_put(one);
+  pc_registry_free(reg);
+  pc_config_free(cfg);
+  pc_runstore_close(rs);
+  rm_rf(dir);
+}
+
+static void test_runtime_call_log_failure_is_not_a_failed_call(void)
+{
+  char dir[512], path[700];
+  pc_runstore *rs = fresh_store(dir, path, sizeof(path));
+  pc_config *cfg = NULL;
+  pc_registry *reg = NULL;
+  pc_runtime *rt = open_runtime(&cfg, &reg);
+  struct json_object *hist, *rec = fake_record(0, 1);
+  pc_error err = PC_ERROR_INIT;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+  CU_ASSERT_EQUAL(pc_runstore_begin(rs, "gone", "eval", NULL, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_runtime_log_calls(rt, rs, "gone", &err), PC_OK);
+  /* The run disappears under the log: every batch write now fails (a
+   * warning on stderr), and the calls still go on. */
+  CU_ASSERT_FATAL(raw_sql(path, "PRAGMA foreign_keys = ON; "
+                          "DELETE FROM runs WHERE id = 'gone'") == SQLITE_OK);
+  for (int i = 0; i < PC_CALL_LOG_BATCH * 2 + 5; i++)
+    pc_runtime_remember(rt, rec);
+  CU_ASSERT_EQUAL(pc_runtime_log_calls(rt, NULL, NULL, &err), PC_OK);
+  hist = pc_runtime_history(rt, 0);
+  CU_ASSERT_EQUAL(json_object_array_length(hist), PC_HISTORY_DEFAULT);
+  json_object_put(hist);
+  CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM calls"), 0);
+  json_object_put(rec);
+  pc_runtime_close(rt);
+  pc_registry_free(reg);
+  pc_config_free(cfg);
   pc_runstore_close(rs);
   rm_rf(dir);
 }
@@ -844,6 +1373,16 @@ static CU_TestInfo runstore_tests[] = {
    test_two_handles_on_one_file_see_each_other},
   {"one handle is safe from many threads",
    test_one_handle_is_safe_from_many_threads},
+  {"a version 1 store is migrated in place",
+   test_version_1_store_is_migrated_in_place},
+  {"call records come back oldest first with seq",
+   test_call_records_come_back_oldest_first_with_seq},
+  {"next seq and last run follow the calls",
+   test_next_seq_and_last_run_follow_the_calls},
+  {"the runtime's call log stores every record in batches",
+   test_runtime_call_log_stores_every_record_in_batches},
+  {"a failing call log write is not a failed call",
+   test_runtime_call_log_failure_is_not_a_failed_call},
   CU_TEST_INFO_NULL,
 };
 

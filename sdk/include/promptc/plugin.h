@@ -76,8 +76,9 @@
  * in a caller-provided pc_error (no allocation on the error path): set
  * `code`, one line of text in `message`, and for provider failures
  * http_status and retry_after_ms. The host decides retries from the code:
- * RATE_LIMITED, TIMEOUT and PROVIDER (5xx) may be retried; AUTH,
- * INVALID_ARG and CONTEXT_LENGTH never are.
+ * RATE_LIMITED, TIMEOUT, PROVIDER (5xx, a malformed or cut-short body) and
+ * IO (no connection, a reset) may be retried, honouring retry_after_ms;
+ * AUTH, INVALID_ARG and CONTEXT_LENGTH never are.
  *
  * ---------------------------------------------------------------------------
  * 5. Versions
@@ -355,7 +356,11 @@ typedef struct pc_http_request {
   uint64_t body_len;
   int64_t connect_timeout_ms;     /* <= 0: host default */
   int64_t total_timeout_ms;       /* <= 0: host default */
-  const char *secret_header;      /* header whose value is a secret ref, or NULL */
+  /* The name of one header in `headers` whose value is "[PREFIX ]REF":
+   * the host resolves the secret reference REF (the part after the last
+   * space, e.g. "Bearer env:OPENAI_API_KEY") and sends the secret in its
+   * place, so the plugin never holds it. NULL when none. */
+  const char *secret_header;
 } pc_http_request;
 
 #define PC_HTTP_STREAM 1u  /* deliver the body as it arrives */
@@ -371,8 +376,13 @@ typedef struct pc_http_sink {
 
 typedef struct pc_http_api {
   pc_abi_header hdr;
-  /* Perform one request (with the host's retries, rate limits, proxies and
-   * connection reuse), delivering the response through `sink`. A sink
+  /* Perform one exchange (the host's timeouts, TLS checks, proxies and
+   * connection reuse), delivering the response through `sink` on the
+   * calling thread: on_status, on_header for each header, on_data for the
+   * body (as it arrives with PC_HTTP_STREAM). PC_OK when a whole response
+   * arrived, whatever its status; PC_E_TIMEOUT, PC_E_IO, PC_E_CANCELLED
+   * otherwise. The transport never retries: the host retries the whole
+   * provider call (section 4), so a bad body is retried like a 503. A sink
    * callback returning non-zero aborts the transfer with that code. */
   int (*request)(void *ctx, const pc_http_request *req,
                  const pc_http_sink *sink, pc_call *call, pc_error *err);
