@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "http.h"
 #include "pc_autoconf.h"
 
 static const struct {
@@ -13,7 +14,7 @@ static const struct {
   {"run", cmd_run, "run a program on one input and print its outputs"},
   {"eval", cmd_eval, "score a program on a dataset with a metric"},
   {"compile", cmd_compile, "optimize a program's prompts and demos"},
-  {"history", cmd_history, "list compile runs, show one's trials"},
+  {"history", cmd_history, "list runs, show one's trials and LM calls"},
   {"inspect", cmd_inspect, "print the exact messages a module would send"},
   {"keygen", cmd_keygen, "make a minisign key pair for signing artifacts"},
   {"pack", cmd_pack, "pack a compiled program into a signed artifact"},
@@ -21,6 +22,8 @@ static const struct {
   {"promote", cmd_promote, "move a channel to an artifact through gates"},
   {"release", cmd_release, "the release registry: channels and history"},
   {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
+  {"sim-server", cmd_sim_server,
+   "serve the sim LM over the OpenAI, Anthropic and Ollama APIs"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -32,7 +35,7 @@ static void usage(FILE *f)
         "Compile and run declarative LM programs (DSPy, in C).\n\n"
         "commands:\n", f);
   for (size_t i = 0; i < N_COMMANDS; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
   fputs("\nenvironment:\n"
         "  PROMPTC_PLUGIN_PATH  colon-separated plugin directories, searched "
         "first\n\n"
@@ -56,8 +59,12 @@ int main(int argc, char **argv)
     return PC_EXIT_OK;
   }
   for (size_t i = 0; i < N_COMMANDS; i++)
-    if (strcmp(argv[1], commands[i].name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      int status = commands[i].run(argc - 1, argv + 1);
+
+      pc_http_shutdown();
+      return status;
+    }
   cli_error("unknown command '%s' (see promptc --help)", argv[1]);
   return PC_EXIT_USAGE;
 }
