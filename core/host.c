@@ -552,10 +552,15 @@ int pc_host_secret_lookup(const char *ref, char *buf, size_t cap,
   *len = 0;
   if (ref && strncmp(ref, "file:", 5) == 0)
     return read_secret_file(ref, ref + 5, buf, cap, len, err);
-  if (!ref || strncmp(ref, "env:", 4) != 0 || !ref[4])
-    return pc_error_set(err, PC_E_INVALID_ARG,
-                        "secret reference \"%.40s\": expected env:NAME or "
-                        "file:PATH", ref ? ref : "");
+  /* Anything that is not a reference may be the secret itself: never
+   * echo it. */
+  if (!ref || strncmp(ref, "env:", 4) != 0)
+    return pc_error_set(err, PC_E_INVALID_ARG, "a secret reference must be "
+                        "env:NAME or file:PATH (the value given is not "
+                        "shown)");
+  if (!ref[4])
+    return pc_error_set(err, PC_E_INVALID_ARG, "secret reference \"env:\": "
+                        "no variable named");
   val = getenv(ref + 4);
   if (!val || !*val)
     return pc_error_set(err, PC_E_INVALID_ARG,

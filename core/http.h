@@ -23,8 +23,10 @@
  * Secrets: a request may name one header (secret_header) whose value is
  * "[PREFIX ]REF": the part after the last space is a secret reference
  * (docs/config.md, "Secrets") that the host resolves and substitutes, so
- * the plugin never holds the key. The resolved value is wiped from memory
- * when the transfer ends and never appears in a message.
+ * the plugin never holds the key (the reference itself cannot contain a
+ * space). The host's copies of the resolved value are wiped when the
+ * transfer ends (libcurl's own send buffer is not ours to wipe) and it
+ * never appears in a message.
  */
 #ifndef PC_HTTP_H
 #define PC_HTTP_H

@@ -25,6 +25,10 @@
 static const char *const host_members[] = {"provider", "params", "cache",
                                            "retry", "rate_limit", NULL};
 
+/* Distinct served models a role remembers; beyond this, new ones are
+ * still drift but no longer logged one by one. */
+#define PC_LM_SERVED_MAX 16
+
 /* The meta members that tell which model answered. */
 static const char *const served_keys[] = {"model", "system_fingerprint",
                                           "digest", NULL};
@@ -45,10 +49,15 @@ struct pc_lm {
   atomic_uint_fast64_t calls;
   pc_retry_policy retry;
   pc_ratelimit *limiter;             /* owned; NULL = no limit */
-  pthread_mutex_t served_lock;       /* guards served and drifts */
-  char *served;                      /* owned: the served model last seen */
+  pthread_mutex_t served_lock;       /* guards the four below */
+  /* The served models seen ("model|fingerprint|digest", owned), the first
+   * one first: a call served by any other is drift, and each new one is
+   * logged once. */
+  char *served[PC_LM_SERVED_MAX];
+  size_t n_served;
   struct json_object *first_served;  /* owned: the first one, as meta */
   uint64_t drifts;
+  atomic_uint_fast64_t tries;        /* numbers each try, for jitter */
 };
 
 static int is_host_member(const char *key)
@@ -129,6 +138,7 @@ int pc_lm_open(const pc_registry *reg, const char *role,
   pthread_mutex_init(&lm->lock, NULL);
   pthread_mutex_init(&lm->served_lock, NULL);
   atomic_init(&lm->calls, 0);
+  atomic_init(&lm->tries, 0);
   lm->iface = pc_registry_find_iface(reg, PC_IFACE_LM_PROVIDER, name,
                                      (uint32_t)PROVIDER_V1_SIZE,
                                      &lm->plugin);
@@ -230,7 +240,8 @@ void pc_lm_close(pc_lm *lm)
     pthread_mutex_destroy(&lm->served_lock);
   }
   pc_ratelimit_free(lm->limiter);
-  pc_free(lm->served);
+  for (size_t i = 0; i < lm->n_served; i++)
+    pc_free(lm->served[i]);
   json_object_put(lm->first_served);
   json_object_put(lm->params);
   pc_free(lm->role);
@@ -369,7 +380,7 @@ static int r_meta(void *ctx, const char *key, const char *value, size_t len)
  * `out` (cleared first). On failure `err` holds the provider's own code
  * and message and `out` is empty. */
 static int one_try(pc_lm *lm, const pc_lm_request *req, pc_call *call,
-                   pc_lm_response *out, pc_error *err)
+                   pc_lm_response *out, uint64_t *try_no, pc_error *err)
 {
   pc_lm_sink sink = {
     .hdr = PC_ABI_HEADER_INIT(pc_lm_sink),
@@ -388,6 +399,7 @@ static int one_try(pc_lm *lm, const pc_lm_request *req, pc_call *call,
     pthread_mutex_lock(&lm->lock);
   t0 = host->now_ns(host->ctx);
   atomic_fetch_add(&lm->calls, 1);
+  *try_no = atomic_fetch_add(&lm->tries, 1);
   rc = lm->iface->complete(lm->inst, req, &sink, call, err);
   out->latency_ms = (double)(host->now_ns(host->ctx) - t0) / 1e6;
   if (lm->serialise)
@@ -447,48 +459,62 @@ fail:
   return NULL;
 }
 
-/* Compare the served model of a successful response with the role's
- * last one: the first sets it, a change is drift. */
+/* Compare the served model of a successful response with the first one
+ * this role saw: the first sets it; a different one is drift, flagged
+ * and counted on every call it serves, and logged the first time it
+ * appears (replicas that alternate fingerprints log each one once). */
 static void watch_served(pc_lm *lm, pc_lm_response *out)
 {
   struct json_object *parts = NULL;
   char *key = served_key(out->meta, &parts);
-  char *before = NULL;
+  char line[512];
+  int n = -1;
 
   if (!key)
     return;
   pthread_mutex_lock(&lm->served_lock);
-  if (!lm->served) {
-    lm->served = key;
+  if (lm->n_served == 0) {
+    lm->served[lm->n_served++] = key;
     lm->first_served = parts;
     key = NULL;
     parts = NULL;
-  } else if (strcmp(lm->served, key) != 0) {
+  } else if (strcmp(lm->served[0], key) != 0) {
+    size_t i;
+
     lm->drifts++;
     out->drift = 1;
-    before = lm->served;
-    lm->served = key;
-    key = NULL;
+    for (i = 1; i < lm->n_served; i++)
+      if (!strcmp(lm->served[i], key))
+        break;
+    if (i == lm->n_served && i < PC_LM_SERVED_MAX) {
+      n = snprintf(line, sizeof(line), "%s (%s): the served model changed "
+                   "during the run: %s -> %s (model|fingerprint|digest)",
+                   lm->role, lm->provider, lm->served[0], key);
+      lm->served[lm->n_served++] = key;
+      key = NULL;
+    }
   }
   pthread_mutex_unlock(&lm->served_lock);
-  if (before) {
+  if (n > 0) {
     const pc_host_api *host = pc_host_api_get();
-    char line[512];
-    int n = snprintf(line, sizeof(line), "%s (%s): the served model changed "
-                     "during the run: %s -> %s (model|fingerprint|digest)",
-                     lm->role, lm->provider, before, lm->served);
 
     host->log(host->ctx, PC_LOG_WARN, NULL, line,
-              n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n
-                                                   : sizeof(line) - 1);
+              (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
   }
-  pc_free(before);
   pc_free(key);
   json_object_put(parts);
 }
 
+/* Add `s` to the end of e's message, as far as it fits. */
+static void append_message(pc_error *e, const char *s)
+{
+  size_t n = strlen(e->message);
+
+  snprintf(e->message + n, sizeof(e->message) - n, "%s", s);
+}
+
 /* The tokens a request may use, for the rate limiter: its text at four
- * bytes a token, plus max_tokens when set. */
+ * bytes a token, plus max_tokens for each of its n choices when set. */
 static int64_t estimate_tokens(const pc_messages *msgs,
                                const struct json_object *params)
 {
@@ -497,8 +523,15 @@ static int64_t estimate_tokens(const pc_messages *msgs,
 
   for (size_t i = 0; i < msgs->n; i++)
     t += (int64_t)(msgs->items[i].len + 3) / 4;
-  if (params && json_object_object_get_ex(params, "max_tokens", &v))
-    t += json_object_get_int64(v);
+  if (params && json_object_object_get_ex(params, "max_tokens", &v)) {
+    int64_t choices = 1;
+    struct json_object *n;
+
+    if (json_object_object_get_ex(params, "n", &n) &&
+        json_object_get_int64(n) > 1)
+      choices = json_object_get_int64(n);
+    t += json_object_get_int64(v) * choices;
+  }
   return t;
 }
 
@@ -543,32 +576,47 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
   for (;;) {
     double waited = 0;
     int64_t delay;
+    uint64_t try_no = 0;
 
     perr = (pc_error)PC_ERROR_INIT;
     rc = pc_ratelimit_acquire(lm->limiter, estimate, call, &waited);
     rate_wait += waited;
     if (rc) {
-      pc_error_set(&perr, rc, "cancelled while waiting for the rate limit");
+      pc_error_set(&perr, rc, rc == PC_E_CANCELLED
+                   ? "cancelled while waiting for the rate limit"
+                   : "the call's deadline came while waiting for the rate "
+                     "limit");
       break;
     }
-    rc = one_try(lm, &req, call, out, &perr);
-    if (rc == PC_OK) {
-      if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
-        pc_ratelimit_settle(lm->limiter, estimate,
-                            out->prompt_tokens + out->completion_tokens);
+    rc = one_try(lm, &req, call, out, &try_no, &perr);
+    /* What the try really used: nothing when it failed. */
+    pc_ratelimit_settle(lm->limiter, estimate,
+                        rc == PC_OK && out->prompt_tokens >= 0 &&
+                        out->completion_tokens >= 0
+                          ? out->prompt_tokens + out->completion_tokens
+                          : rc == PC_OK ? estimate : 0);
+    if (rc == PC_OK)
       break;
-    }
     if (!pc_retry_retryable(rc) || retries >= (uint32_t)lm->retry.max_retries)
       break;
-    if (rc == PC_E_RATE_LIMITED)
-      limited++;
     delay = pc_retry_delay_ms(&lm->retry, (int)retries + 1,
                               perr.retry_after_ms,
-                              pc_rng_u64(0, "retry-backoff",
-                                         atomic_load(&lm->calls), retries));
+                              pc_rng_u64(0, "retry-backoff", try_no, 0));
+    if (delay < 0) {
+      /* The server asked for a longer wait than the policy allows. */
+      char hint[96];
+
+      snprintf(hint, sizeof(hint), " (the server asked to wait %.0f s, "
+               "over retry.max_retry_after_ms)",
+               (double)perr.retry_after_ms / 1000.0);
+      append_message(&perr, hint);
+      break;
+    }
     if (pc_retry_sleep(delay, call) != PC_OK)
       break;  /* cancelled or out of time: report the last failure */
     retries++;
+    if (rc == PC_E_RATE_LIMITED)
+      limited++;
     retry_wait += (double)delay;
   }
   if (rc == PC_OK) {

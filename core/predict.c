@@ -402,16 +402,26 @@ static int add_served_meta(struct json_object *r, const struct attempt *t)
   return PC_OK;
 }
 
-/* The call's cost in USD at the role's price: 0 for a cache hit, null
- * when the price is unknown (docs/config.md, "pricing"). */
+/* The call's cost in USD at the role's price, with the first attempt's
+ * when the fallback adapter answered (`first`, may be NULL): 0 for a
+ * cache hit, null when the price is unknown or a provider did not say
+ * what a live call used (docs/config.md, "pricing"). */
 static int add_cost(struct json_object *r, const pc_run_ctx *ctx,
-                    const struct attempt *t)
+                    const struct attempt *t, const struct attempt *first)
 {
   pc_price price;
+  pc_usage paid = t->usage;
   double cost;
 
+  if (first)
+    pc_usage_add(&paid, &first->usage);
   pc_pricing_lookup(pc_runtime_config(ctx->rt), ctx->role, &price);
-  cost = t->hit ? 0.0 : pc_price_cost(&price, &t->usage);
+  cost = pc_price_cost(&price, &paid);
+  if ((!t->hit && t->resp.n_texts &&
+       (t->resp.prompt_tokens < 0 || t->resp.completion_tokens < 0)) ||
+      (first && !first->hit && first->resp.n_texts &&
+       (first->resp.prompt_tokens < 0 || first->resp.completion_tokens < 0)))
+    cost = NAN;
   if (isnan(cost))
     return json_object_object_add(r, "cost", NULL) ? PC_E_NOMEM : PC_OK;
   return add(r, "cost", json_object_new_double(cost));
@@ -437,7 +447,7 @@ static struct json_object *make_record(const pc_run_ctx *ctx,
     return r;
   if (t->resp.meta)
     json_object_object_get_ex(t->resp.meta, "model", &served);
-  if (add_served_meta(r, t) || add_cost(r, ctx, t))
+  if (add_served_meta(r, t) || add_cost(r, ctx, t, first))
     goto fail;
   usage = json_object_new_object();
   if (add(r, "adapter", json_object_new_string(pc_rt_adapter_name(t->adapter)))
@@ -470,6 +480,82 @@ static struct json_object *make_record(const pc_run_ctx *ctx,
 fail:
   json_object_put(r);
   return NULL;
+}
+
+/* A failed attempt's cost: what its tokens cost when a completion came
+ * back (a parse failure is paid for), else nothing; null when the price
+ * is unknown either way. */
+static int add_failure_cost(struct json_object *r, const pc_run_ctx *ctx,
+                            const struct attempt *t)
+{
+  pc_price price;
+
+  pc_pricing_lookup(pc_runtime_config(ctx->rt), ctx->role, &price);
+  if (!price.known)
+    return json_object_object_add(r, "cost", NULL) ? PC_E_NOMEM : PC_OK;
+  return add_cost(r, ctx, t, NULL);
+}
+
+/* The call record of a failed attempt, so the history shows what was sent
+ * and why it failed: what make_record gives, with "error" {"code",
+ * "message"} in place of the outputs and the completion when there was
+ * one (a parse failure). NULL when nothing was sent (the prompt could not
+ * be formatted) or out of memory. */
+static struct json_object *failure_record(const pc_run_ctx *ctx,
+                                          const pc_predictor *pred,
+                                          pc_lm *lm,
+                                          const struct json_object *inputs,
+                                          const struct attempt *t,
+                                          const pc_error *e)
+{
+  struct json_object *r, *err, *usage;
+
+  if (!t->msgs_json || !(r = json_object_new_object()))
+    return NULL;
+  err = json_object_new_object();
+  usage = json_object_new_object();
+  if (add(r, "predictor", json_object_new_string(pred->path)) ||
+      add(r, "inputs", copy_of(inputs)) ||
+      add(r, "error", err) ||
+      add(err, "code", json_object_new_string(pc_errname(e->code))) ||
+      add(err, "message", json_object_new_string(e->message)) ||
+      add(r, "adapter",
+          json_object_new_string(pc_rt_adapter_name(t->adapter))) ||
+      add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      add(r, "messages", json_object_get(t->msgs_json)) ||
+      add_served_meta(r, t) || add_failure_cost(r, ctx, t) ||
+      add(r, "cache_hit", json_object_new_boolean(t->hit)) ||
+      add(r, "usage", usage) ||
+      add(usage, "prompt_tokens", json_object_new_int64(
+            t->resp.n_texts ? t->resp.prompt_tokens : 0)) ||
+      add(usage, "completion_tokens", json_object_new_int64(
+            t->resp.n_texts ? t->resp.completion_tokens : 0)) ||
+      add(r, "latency_ms", json_object_new_double(t->resp.latency_ms)))
+    goto fail;
+  if (t->resp.n_texts &&
+      add(r, "completion", json_object_new_string_len(t->resp.texts[0],
+                                                      (int)t->resp.lens[0])))
+    goto fail;
+  return r;
+fail:
+  json_object_put(r);
+  return NULL;
+}
+
+/* Remember a failed call in the runtime's history: the last attempt
+ * made, with the call's final error (best effort: a record that cannot be
+ * made is skipped, the failure itself stands). A chat answer that the
+ * fallback adapter then parsed is not a failure: its record, made by
+ * make_record, holds the first try under "fallback". */
+static void remember_failure(pc_run_ctx *ctx, const pc_predictor *pred,
+                             pc_lm *lm, const struct json_object *inputs,
+                             const struct attempt *t, const pc_error *e)
+{
+  struct json_object *rec = failure_record(ctx, pred, lm, inputs, t, e);
+
+  if (rec)
+    pc_runtime_remember(ctx->rt, rec);
+  json_object_put(rec);
 }
 
 static int append_trace(pc_run_ctx *ctx, struct json_object *rec)
@@ -534,6 +620,8 @@ static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
                    e2.message);
       err->http_status = e2.http_status;
       err->retry_after_ms = e2.retry_after_ms;
+      remember_failure(ctx, pred, lm, inputs,
+                       second.adapter ? &second : &first, err);
       goto out;
     }
     done = &second;
@@ -542,6 +630,7 @@ static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
     pc_error_set(err, rc, "%s: %s", pred->path, e1.message);
     err->http_status = e1.http_status;
     err->retry_after_ms = e1.retry_after_ms;
+    remember_failure(ctx, pred, lm, inputs, &first, err);
     goto out;
   }
   rec = make_record(ctx, pred, lm, inputs, done,

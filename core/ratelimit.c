@@ -141,10 +141,10 @@ int pc_ratelimit_acquire(pc_ratelimit *rl, int64_t tokens,
   rc = pc_retry_sleep((int64_t)(wait + 0.999), call);
   if (rc) {
     pthread_mutex_lock(&rl->mu);
-    if (rl->req.cap > 0)
-      rl->req.level += 1;
-    if (rl->tok.cap > 0)
-      rl->tok.level += need;
+    if (rl->req.cap > 0 && (rl->req.level += 1) > rl->req.cap)
+      rl->req.level = rl->req.cap;
+    if (rl->tok.cap > 0 && (rl->tok.level += need) > rl->tok.cap)
+      rl->tok.level = rl->tok.cap;
     pthread_mutex_unlock(&rl->mu);
     return rc;
   }

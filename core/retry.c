@@ -13,6 +13,7 @@ void pc_retry_policy_default(pc_retry_policy *p)
   p->max_retries = PC_RETRY_MAX_RETRIES;
   p->initial_backoff_ms = PC_RETRY_INITIAL_MS;
   p->max_backoff_ms = PC_RETRY_MAX_BACKOFF_MS;
+  p->max_retry_after_ms = PC_RETRY_MAX_RETRY_AFTER_MS;
 }
 
 /* An integer member in [lo, hi], or an error naming it. */
@@ -57,10 +58,13 @@ int pc_retry_policy_read(const struct json_object *v, const char *where,
     } else if (!strcmp(key, "max_backoff_ms")) {
       rc = read_int(val, where, key, 1, 3600000, &x, err);
       out->max_backoff_ms = x;
+    } else if (!strcmp(key, "max_retry_after_ms")) {
+      rc = read_int(val, where, key, 0, 86400000, &x, err);
+      out->max_retry_after_ms = x;
     } else {
       rc = pc_error_set(err, PC_E_INVALID_ARG, "%s.%s: unknown member "
                         "(expected max_retries, initial_backoff_ms, "
-                        "max_backoff_ms)", where, key);
+                        "max_backoff_ms, max_retry_after_ms)", where, key);
     }
     if (rc)
       return rc;
@@ -84,8 +88,15 @@ int64_t pc_retry_delay_ms(const pc_retry_policy *p, int attempt,
 {
   int64_t base = p->initial_backoff_ms, half;
 
-  if (retry_after_ms >= 0)
-    return retry_after_ms;
+  if (retry_after_ms >= 0) {
+    int64_t spread = retry_after_ms / 10;
+
+    if (retry_after_ms > p->max_retry_after_ms)
+      return -1;
+    if (spread > 1000)
+      spread = 1000;
+    return retry_after_ms + (int64_t)(random_bits % (uint64_t)(spread + 1));
+  }
   for (int i = 1; i < attempt && base < p->max_backoff_ms; i++)
     base *= 2;
   if (base > p->max_backoff_ms)

@@ -193,9 +193,9 @@ static const char *call_model(const struct json_object *c)
 
 static void print_calls_header(void)
 {
-  printf("%-6s %-8s %-24s %-24s %7s %6s %10s %-10s %-5s %s\n", "#", "time",
-         "predictor", "model", "prompt", "compl", "latency ms", "cost",
-         "cache", "retries");
+  printf("%-6s %-8s %-24s %-24s %7s %6s %10s %-10s %-5s %-7s %s\n", "#",
+         "time", "predictor", "model", "prompt", "compl", "latency ms",
+         "cost", "cache", "retries", "error");
 }
 
 /* One row of the calls table; `n` is the call's number in its run. */
@@ -205,6 +205,7 @@ static void print_call_row(long long n, const struct json_object *c)
   struct json_object *cost = pc_json_member(c, "cost");
   struct json_object *hit = pc_json_member(c, "cache_hit");
   const char *pred = pc_json_str(c, "predictor");
+  const char *error = pc_json_str(pc_json_member(c, "error"), "code");
   char money[32];
 
   if (json_object_is_type(cost, json_type_double) ||
@@ -214,11 +215,12 @@ static void print_call_row(long long n, const struct json_object *c)
     snprintf(money, sizeof(money), "-");
   printf("%-6lld ", n);
   print_time_of(get_ll(c, "time_ms"), 1);
-  printf(" %-24s %-24s %7lld %6lld %10.2f %-10s %-5s %lld\n",
+  printf(" %-24s %-24s %7lld %6lld %10.2f %-10s %-5s %-7lld %s\n",
          pred ? pred : "-", call_model(c), get_ll(usage, "prompt_tokens"),
          get_ll(usage, "completion_tokens"),
          json_object_get_double(pc_json_member(c, "latency_ms")), money,
-         json_object_get_boolean(hit) ? "hit" : "-", get_ll(c, "retries"));
+         json_object_get_boolean(hit) ? "hit" : "-", get_ll(c, "retries"),
+         error ? error : "-");
 }
 
 /* Text content as it is; other content (a list of parts) as JSON. */
@@ -254,6 +256,9 @@ static void print_call_messages(const struct json_object *c)
     print_content(done);
   else
     printf("(none recorded)\n");
+  if (pc_json_member(c, "error"))
+    printf("[error]\n%s\n",
+           pc_json_str(pc_json_member(c, "error"), "message"));
   putchar('\n');
 }
 

@@ -40,10 +40,14 @@ for r in recs:
     assert r["predictor"] == "classify", r["predictor"]
     assert r["model"].startswith("sim-1@"), r["model"]
     assert r["messages"][0]["role"] == "system" and r["messages"][-1]["role"] == "user"
-    # The chat adapter's answer, or the JSON adapter's after a fallback
-    # (the eval runs on 4 threads, so which calls are last varies).
-    marker = '"queue"' if "fallback" in r else "[[ ## queue ## ]]"
-    assert marker in r["completion"], r
+    # The chat adapter's answer, or the JSON adapter's after a fallback,
+    # or an answer neither could parse, recorded with its error (the eval
+    # runs on 4 threads, so which calls are last varies).
+    if "error" in r:
+        assert r["error"]["code"] == "PC_E_PARSE" and "outputs" not in r, r
+    else:
+        marker = '"queue"' if "fallback" in r else "[[ ## queue ## ]]"
+        assert marker in r["completion"], r
     assert r["usage"]["prompt_tokens"] > 0 and r["usage"]["completion_tokens"] > 0
     assert r["cache_hit"] is False and r["retries"] == 0 and r["cost"] is None
     assert r["time_ms"] > 1600000000000
@@ -65,15 +69,16 @@ assert lines[1].split()[:4] == ["#", "time", "predictor", "model"], lines[1]
 rows = [l.split() for l in lines[2:]]
 assert len(rows) == 5, lines
 u = summary["usage"]
-# One record per answered call: a fallback's first try is in its record,
-# and an example whose answer could not be parsed at all has none.
-stored = u["calls"] - u["fallbacks"] - summary["errors"]["parse"]
+# One record per predictor call, answered or failed: a fallback's first
+# try is in its call's record.
+stored = u["calls"] - u["fallbacks"]
 assert [int(r[0]) for r in rows] == list(range(stored - 4, stored + 1)), rows
 for row, rec in zip(rows, recs):
     assert row[2] == "classify" and row[3] == rec["model"], row
     assert int(row[4]) == rec["usage"]["prompt_tokens"], (row, rec["usage"])
     assert int(row[5]) == rec["usage"]["completion_tokens"], (row, rec["usage"])
-    assert row[7:] == ["-", "-", "0"], row   # cost unknown, no hit, no retry
+    # cost unknown, no hit, no retry, and the error code of a failed call
+    assert row[7:] == ["-", "-", "0", rec.get("error", {}).get("code", "-")], row
 PY
 
 run_promptc 0 history --runs "$R" --last 2 --messages
@@ -102,7 +107,7 @@ import json, re, sys
 out = open(sys.argv[1]).read()
 s = json.load(open(sys.argv[2]))
 u = s["usage"]
-stored = u["calls"] - u["fallbacks"] - s["errors"]["parse"]
+stored = u["calls"] - u["fallbacks"]
 assert "calls     %d LM calls (0 from the cache)" % stored in out, out
 result = json.loads(re.search(r"^result    (.*)$", out, re.M).group(1))
 assert result["score"] == s["score"] and result["data_sha256"] == s["data_sha256"]

@@ -123,6 +123,19 @@ check "ollama records the model digest" \
 check "the server answered every streamed and plain request" \
   test "$(stats "$port" 's["by_outcome"]["ok"] >= 600')" = True
 
+# Drift: the server changes its fingerprint after 30 answers; the run
+# says so once, flags and counts the calls that came after.
+start_server drift --drift-after 30 --api-key env:PC_TEST_KEY
+config drift openai "http://127.0.0.1:$port/v1" '{}'
+run_promptc 0 eval "$E/program.json" --config "$pc_tmp/drift.json" \
+  --data "$E/data/dev.jsonl" --no-cache --no-progress --json --threads 1
+contains "$pc_tmp/err" "the served model changed during the run"
+check "the warning is logged once" \
+  test "$(grep -c 'served model changed' "$pc_tmp/err")" = 1
+check "every answer after the change counts as drift" \
+  python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["usage"]; sys.exit(0 if u["drifts"]==u["provider_calls"]-30 else 1)' \
+  "$pc_tmp/out"
+
 # 401: a wrong key fails at once with the server's message, no retry.
 PC_OTHER_KEY="sk-other-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 export PC_OTHER_KEY

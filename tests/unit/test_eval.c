@@ -405,11 +405,19 @@ static void test_trace_records_calls_and_the_fallback(void)
   CU_ASSERT_PTR_NULL(ctx.trace);
   pc_run_ctx_clear(&ctx);
 
-  /* The history keeps the recent successful calls, oldest first. */
+  /* The history keeps the recent calls, oldest first, failures too: the
+   * failed one with its error and the messages that were sent. */
   hist = pc_runtime_history(rt, 0);
-  CU_ASSERT_EQUAL_FATAL(json_object_array_length(hist), 2);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(hist), 3);
   rec = json_object_array_get_idx(hist, 1);
   CU_ASSERT_TRUE(json_object_object_get_ex(rec, "fallback", &v));
+  rec = json_object_array_get_idx(hist, 2);
+  CU_ASSERT_TRUE(json_object_object_get_ex(rec, "error", &v));
+  PC_ASSERT_STR_EQ(pc_json_str(v, "code"), "PC_E_PROVIDER");
+  CU_ASSERT_PTR_NOT_NULL(strstr(pc_json_str(v, "message"),
+                                "planted provider"));
+  CU_ASSERT_TRUE(json_object_object_get_ex(rec, "messages", &v));
+  CU_ASSERT_FALSE(json_object_object_get_ex(rec, "outputs", &v));
   json_object_put(hist);
   pc_runtime_close(rt);
 }

@@ -73,7 +73,7 @@ static void test_only_transient_failures_are_retried(void)
 
 static void test_backoff_doubles_within_jitter_and_caps(void)
 {
-  pc_retry_policy p = {5, 100, 1000};
+  pc_retry_policy p = {5, 100, 1000, 60000};
 
   for (uint64_t bits = 0; bits < 2000; bits += 37) {
     int64_t d1 = pc_retry_delay_ms(&p, 1, -1, bits);
@@ -89,14 +89,24 @@ static void test_backoff_doubles_within_jitter_and_caps(void)
                       pc_retry_delay_ms(&p, 3, -1, 2));
 }
 
-static void test_retry_after_is_honoured_as_given(void)
+static void test_retry_after_is_honoured_with_a_little_spread(void)
 {
-  pc_retry_policy p = {5, 100, 1000};
+  pc_retry_policy p = {5, 100, 1000, 60000};
 
   CU_ASSERT_EQUAL(pc_retry_delay_ms(&p, 1, 0, 12345), 0);
-  CU_ASSERT_EQUAL(pc_retry_delay_ms(&p, 1, 250, 12345), 250);
-  /* A server's wait beats the local cap. */
-  CU_ASSERT_EQUAL(pc_retry_delay_ms(&p, 4, 5000, 12345), 5000);
+  for (uint64_t bits = 0; bits < 3000; bits += 7) {
+    int64_t d = pc_retry_delay_ms(&p, 1, 250, bits);
+    int64_t big = pc_retry_delay_ms(&p, 4, 50000, bits);
+
+    CU_ASSERT(d >= 250 && d <= 275);  /* at most a tenth more */
+    /* A server's wait beats the local backoff cap; the spread stops at
+     * one second. */
+    CU_ASSERT(big >= 50000 && big <= 51000);
+  }
+  CU_ASSERT_NOT_EQUAL(pc_retry_delay_ms(&p, 1, 250, 3),
+                      pc_retry_delay_ms(&p, 1, 250, 4));
+  /* Longer than max_retry_after_ms: no retry at all. */
+  CU_ASSERT_EQUAL(pc_retry_delay_ms(&p, 1, 60001, 1), -1);
 }
 
 static void test_sleep_stops_on_cancel_and_deadline(void)
@@ -148,22 +158,30 @@ static void test_limiter_errors_name_the_member(void)
   }
 }
 
-/* A minute's allowance goes at once; the next call owes and waits for
- * the refill, and its wait is what the debt says (not a clock reading). */
+/* A minute's allowance goes at once; the next call owes and must wait
+ * for the refill. Learned without sleeping: a deadline nearer than the
+ * wait makes acquire give up at once. */
 static void test_token_bucket_makes_the_overflow_wait(void)
 {
   pc_ratelimit *rl = NULL;
   pc_error err = PC_ERROR_INIT;
   struct json_object *v = parse("{\"tokens_per_minute\": 60000}");
+  struct pc_call call;
   double waited = -1;
 
+  memset(&call, 0, sizeof(call));
   CU_ASSERT_EQUAL_FATAL(pc_ratelimit_read(v, "x", &rl, &err), PC_OK);
   CU_ASSERT_PTR_NOT_NULL_FATAL(rl);
   CU_ASSERT_EQUAL(pc_ratelimit_acquire(rl, 60000, NULL, &waited), PC_OK);
   CU_ASSERT_EQUAL(waited, 0);
-  /* 1000 tokens a second: 50 more tokens owe about 50 ms. */
-  CU_ASSERT_EQUAL(pc_ratelimit_acquire(rl, 50, NULL, &waited), PC_OK);
-  CU_ASSERT(waited > 0 && waited <= 50.5);
+  /* 1000 tokens a second: 30000 more owe about 30 s. */
+  call.deadline_ns = pc_host_api_get()->now_ns(NULL) + 1000000000u;
+  CU_ASSERT_EQUAL(pc_ratelimit_acquire(rl, 30000, &call, &waited),
+                  PC_E_TIMEOUT);
+  /* It gave its reservation back: a small call now waits well under a
+   * second for the little that was refilled meanwhile. */
+  CU_ASSERT_EQUAL(pc_ratelimit_acquire(rl, 10, NULL, &waited), PC_OK);
+  CU_ASSERT(waited <= 10.5);
   pc_ratelimit_free(rl);
   json_object_put(v);
 }
@@ -222,8 +240,8 @@ int main(void)
      test_only_transient_failures_are_retried},
     {"backoff doubles within jitter and caps",
      test_backoff_doubles_within_jitter_and_caps},
-    {"retry-after is honoured as given",
-     test_retry_after_is_honoured_as_given},
+    {"retry-after is honoured with a little spread",
+     test_retry_after_is_honoured_with_a_little_spread},
     {"sleep stops on cancel and deadline",
      test_sleep_stops_on_cancel_and_deadline},
     {"limiter absent without limits", test_limiter_absent_without_limits},
