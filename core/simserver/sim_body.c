@@ -1,6 +1,7 @@
 /* sim_body.c - reply bodies of the sim-server (whole JSON, SSE events,
- * NDJSON lines, deliberately broken ones) and the small JSON, time and
- * parsing helpers its wire formats share. */
+ * NDJSON lines, deliberately broken ones) and the small JSON building and
+ * time helpers its wire formats share (reading requests is
+ * sim_wire_common.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,6 +151,21 @@ int pc__sim_body_ndjson(pc__sim_body *b, const struct json_object *v)
   return rc ? rc : end_event(b);
 }
 
+int pc__sim_body_put(pc__sim_body *b, int how, const char *event,
+                     struct json_object *v, int rc)
+{
+  if (!rc) {
+    if (how == PC__SIM_PUT_SSE)
+      rc = pc__sim_body_sse(b, event, v);
+    else if (how == PC__SIM_PUT_NDJSON)
+      rc = pc__sim_body_ndjson(b, v);
+    else
+      rc = pc__sim_body_json(b, v);
+  }
+  json_object_put(v);
+  return rc;
+}
+
 size_t pc__sim_piece(const char *s, size_t len)
 {
   size_t n = PC__SIM_PIECE;
@@ -260,100 +276,4 @@ void pc__sim_http_date(int64_t secs, char out[64])
   snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT",
            days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
            tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* ---- parsing -------------------------------------------------------- */
-
-int pc__sim_text_content(const struct json_object *c, const char *where,
-                         char **out, size_t *len, pc__sim_fail *f)
-{
-  pc_buf b;
-  size_t n;
-  int rc = PC_OK;
-
-  *out = NULL;
-  *len = 0;
-  pc_buf_init(&b, PC_BUF_DEFAULT_MAX);
-  if (!c) {
-    rc = PC_OK;  /* null content: an empty text */
-  } else if (json_object_is_type(c, json_type_string)) {
-    rc = pc_buf_append(&b, json_object_get_string((struct json_object *)c),
-                       (size_t)json_object_get_string_len(c));
-  } else if (json_object_is_type(c, json_type_array)) {
-    n = json_object_array_length(c);
-    for (size_t i = 0; !rc && i < n; i++) {
-      struct json_object *part = json_object_array_get_idx(c, i);
-      const char *type = pc_json_str(part, "type");
-      struct json_object *text = pc_json_member(part, "text");
-
-      if (!type || strcmp(type, "text") != 0 ||
-          !json_object_is_type(text, json_type_string)) {
-        pc_buf_free(&b);
-        return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                                "%s[%zu]: only {\"type\": \"text\", "
-                                "\"text\": STRING} parts are supported",
-                                where, i);
-      }
-      rc = pc_buf_append(&b, json_object_get_string(text),
-                         (size_t)json_object_get_string_len(text));
-    }
-  } else {
-    pc_buf_free(&b);
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "%s: expected a string or an array of text "
-                            "parts", where);
-  }
-  if (!rc && !(*out = pc_buf_take(&b, len)))
-    rc = PC_E_NOMEM;
-  pc_buf_free(&b);
-  if (rc)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
-  return PC_OK;
-}
-
-int pc__sim_msgs_add(pc_messages *m, const char *role, char *content,
-                     size_t len)
-{
-  pc_chat_message *items;
-  char *r = pc_strdup(role);
-
-  items = r ? pc_realloc(m->items, (m->n + 1) * sizeof(*items)) : NULL;
-  if (!items) {
-    pc_free(r);
-    pc_free(content);
-    return PC_E_NOMEM;
-  }
-  m->items = items;
-  items[m->n].role = r;
-  items[m->n].content = content;
-  items[m->n].len = len;
-  m->n++;
-  return PC_OK;
-}
-
-void pc__sim_copy(struct json_object *to, const struct json_object *from,
-                  const char *key, int *rc)
-{
-  struct json_object *v;
-
-  if (*rc || !json_object_object_get_ex(from, key, &v))
-    return;
-  if (!v)
-    pc__sim_put_null(to, key, rc);
-  else
-    pc__sim_put(to, key, json_object_get(v), rc);
-}
-
-int pc__sim_number(const struct json_object *o, const char *key,
-                   double *out)
-{
-  struct json_object *v;
-
-  if (!json_object_object_get_ex(o, key, &v) || !v)
-    return 0;
-  if (!json_object_is_type(v, json_type_int) &&
-      !json_object_is_type(v, json_type_double))
-    return -1;
-  *out = json_object_get_double(v);
-  return 1;
 }

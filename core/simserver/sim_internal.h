@@ -118,7 +118,8 @@ typedef struct pc__sim_body {
 void pc__sim_body_init(pc__sim_body *b);
 void pc__sim_body_free(pc__sim_body *b);
 
-/* The whole body is `v` as compact JSON (application/json). */
+/* The whole body is `v` as compact JSON (application/json). The body
+ * functions return PC_OK or PC_E_NOMEM. */
 int pc__sim_body_json(pc__sim_body *b, const struct json_object *v);
 /* Append one SSE event: "event: NAME\n" when `event` is not NULL, then
  * "data: JSON\n\n". */
@@ -128,6 +129,20 @@ int pc__sim_body_sse(pc__sim_body *b, const char *event,
 int pc__sim_body_sse_raw(pc__sim_body *b, const char *text);
 /* Append one NDJSON line. */
 int pc__sim_body_ndjson(pc__sim_body *b, const struct json_object *v);
+
+/* How pc__sim_body_put writes a value. */
+#define PC__SIM_PUT_JSON 0     /* the whole body: pc__sim_body_json */
+#define PC__SIM_PUT_SSE 1      /* one event: pc__sim_body_sse */
+#define PC__SIM_PUT_NDJSON 2   /* one line: pc__sim_body_ndjson */
+
+/*
+ * pc__sim_body_put - the end of a reply value built with the helpers
+ * below: when `rc` is PC_OK, `v` is written to `b` as `how` says (with
+ * `event` for an SSE event; may be NULL); either way `v` is released
+ * (taken over; NULL is fine). Returns rc, else the write's code.
+ */
+int pc__sim_body_put(pc__sim_body *b, int how, const char *event,
+                     struct json_object *v, int rc);
 
 /* The length of the next streamed piece of `s` (len bytes): at most
  * PC__SIM_PIECE bytes, never ending inside a UTF-8 sequence; the whole
@@ -215,23 +230,68 @@ struct json_object *pc__sim_ollama_show(const char *served,
  * "NAME:latest"). */
 int pc__sim_ollama_model_is(const char *model, const char *served);
 
+/* ---- reading requests (sim_wire_common.c) ------------------------- */
+
 /*
- * Shared parsing helpers. pc__sim_text_content reads a message content:
- * a string, null (""), or an array of {"type": "text", "text": ...}
- * parts, concatenated; anything else is BAD_REQUEST naming `where`.
- * On PC_OK *out owns the text (pc_free) and *len its length.
+ * Each wire's parse reads req->body with these. They return PC_OK, or a
+ * failure kind with its message in `f` (BAD_REQUEST; 500 "out of memory"
+ * when memory runs out).
  */
+
+/* The body is a JSON object with a string "model" (with `nonempty`, not
+ * ""), which req->model borrows. Otherwise BAD_REQUEST "the request body
+ * must be a JSON object", or `missing` about the model. */
+int pc__sim_read_model(pc__sim_req *req, const char *missing, int nonempty,
+                       pc__sim_fail *f);
+
+/* How an API names and checks the elements of "messages". */
+typedef struct pc__sim_msg_rules {
+  const char *open;      /* element i is named OPEN i CLOSE: "messages[" */
+  const char *close;     /* and "]", or "messages." and "" */
+  int parts;             /* content may also be an array of text parts */
+  /* The role the sim gets for an element's "role" (NULL when it has no
+   * string role), NULL to refuse it; NULL here: any string role. */
+  const char *(*role)(const char *role);
+  const char *refused;   /* why a role is refused: "ELEMENT.role: WHY" */
+} pc__sim_msg_rules;
+
+/* The non-empty array "messages" into req->msgs, in order: each role as
+ * `rules` maps it, each content a string, null ("") or, with
+ * rules->parts, text parts (pc__sim_text_content); other contents are
+ * "ELEMENT.content: expected a string". */
+int pc__sim_read_messages(pc__sim_req *req, const pc__sim_msg_rules *rules,
+                          pc__sim_fail *f);
+
+/* A boolean "stream", when present and not null, into req->stream;
+ * another type is BAD_REQUEST `bad`. */
+int pc__sim_read_stream(pc__sim_req *req, const char *bad, pc__sim_fail *f);
+
+/* A number member `key` of `o`, when present, from `lo` to `hi`: another
+ * type is BAD_REQUEST `not_number`, a number out of range `out_of_range`
+ * or, when that is NULL, "KEY: VALUE is not from LO to HI". */
+int pc__sim_read_number(const struct json_object *o, const char *key,
+                        double lo, double hi, const char *not_number,
+                        const char *out_of_range, pc__sim_fail *f);
+
+/* A message content: a string, null (""), or an array of {"type": "text",
+ * "text": ...} parts, concatenated; anything else is BAD_REQUEST naming
+ * `where`. On PC_OK *out owns the text (pc_free) and *len its length. */
 int pc__sim_text_content(const struct json_object *c, const char *where,
                          char **out, size_t *len, pc__sim_fail *f);
 /* Append one message to `m`, copying role and content. PC_OK or
  * PC_E_NOMEM. Content is taken over (freed on failure too). */
 int pc__sim_msgs_add(pc_messages *m, const char *role, char *content,
                      size_t len);
-/* Copy member `key` of `from` into `to` (when present). */
+/* Copy member `key` of `from` into `to` (when present; a JSON null as
+ * null). Like the building helpers, nothing once *rc is set. */
 void pc__sim_copy(struct json_object *to, const struct json_object *from,
                   const char *key, int *rc);
-/* A JSON number member: 1 and *out when it is one, 0 when absent, -1 when
- * it is present and not a number. */
+/* Copy every member of `from` into `to` as pc__sim_copy does, but those
+ * named in `skip` (NULL-terminated; may be NULL). */
+void pc__sim_copy_all(struct json_object *to, const struct json_object *from,
+                      const char *const *skip, int *rc);
+/* A JSON number member: 1 and *out when it is one, 0 when absent or null,
+ * -1 when it is present and not a number. */
 int pc__sim_number(const struct json_object *o, const char *key,
                    double *out);
 

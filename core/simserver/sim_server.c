@@ -520,8 +520,7 @@ static struct json_object *call_params(const pc_sim_server *s,
     *rc = PC_E_NOMEM;
     return NULL;
   }
-  json_object_object_foreach(req->params, key, val)
-    pc__sim_put(p, key, val ? json_object_get(val) : NULL, rc);
+  pc__sim_copy_all(p, req->params, NULL, rc);
   pc__sim_put_int(p, "n", (int64_t)(req->first + req->n), rc);
   if (*rc) {
     json_object_put(p);
@@ -530,10 +529,12 @@ static struct json_object *call_params(const pc_sim_server *s,
   return p;
 }
 
+#define ASK_STOPPING (-1)  /* ask_sim: drop the connection, say nothing */
+
 /*
  * Ask the sim. On PC_OK `resp` holds its response and `a` borrows from
- * it; 1 when the server is stopping (the connection is dropped);
- * otherwise a failure kind in `f`.
+ * it; ASK_STOPPING when the server is stopping (the connection is
+ * dropped); otherwise a failure kind (> 0) in `f`.
  */
 static int ask_sim(pc_sim_server *s, const pc__sim_req *req,
                    const pc__sim_headers *h, pc_lm_response *resp,
@@ -556,7 +557,7 @@ static int ask_sim(pc_sim_server *s, const pc__sim_req *req,
   act.call = &call;
   if (call_enter(s, &act)) {
     json_object_put(params);
-    return 1;
+    return ASK_STOPPING;
   }
   t0 = mono_ns();
   rc = pc_lm_complete(s->lm, &req->msgs, params, h->rollout, &call, resp,
@@ -565,7 +566,7 @@ static int ask_sim(pc_sim_server *s, const pc__sim_req *req,
   call_leave(s, &act);
   json_object_put(params);
   if (rc == PC_E_CANCELLED && call.cancelled)
-    return 1;
+    return ASK_STOPPING;
   if (rc == PC_E_INVALID_ARG)
     return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST, "%s", err.message);
   if (rc)
@@ -741,7 +742,7 @@ static enum MHD_Result lm_request(pc_sim_server *s, struct MHD_Connection *c,
   }
 
   rc = ask_sim(s, &req, &h, &resp, &a, &f);
-  if (rc == 1)
+  if (rc == ASK_STOPPING)
     goto out;
   if (rc)
     goto fail;

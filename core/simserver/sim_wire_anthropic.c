@@ -11,34 +11,36 @@
 static const char *const not_params[] = {"model", "messages", "system",
                                          "stream", NULL};
 
-static int is_param(const char *key)
+/* Only user and assistant turns: the system text has its own member. */
+static const char *an_role(const char *role)
 {
-  for (size_t i = 0; not_params[i]; i++)
-    if (strcmp(key, not_params[i]) == 0)
-      return 0;
-  return 1;
+  if (role && (strcmp(role, "user") == 0 || strcmp(role, "assistant") == 0))
+    return role;
+  return NULL;
 }
+
+static const pc__sim_msg_rules an_messages = {
+  .open = "messages.",
+  .close = "",
+  .parts = 1,
+  .role = an_role,
+  .refused = "Input should be 'user' or 'assistant'",
+};
 
 static int an_parse(const pc__sim_headers *h, const char *served,
                     pc__sim_req *req, pc__sim_fail *f)
 {
-  struct json_object *body = req->body, *msgs, *v;
+  struct json_object *v;
   double num;
-  size_t n;
   int rc = PC_OK;
 
   (void)served;
   if (!h->anthropic_version || !*h->anthropic_version)
     return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
                             "anthropic-version: header is required");
-  if (!json_object_is_type(body, json_type_object))
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "the request body must be a JSON object");
-  req->model = pc_json_str(body, "model");
-  if (!req->model)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "model: Field required");
-  switch (pc__sim_number(body, "max_tokens", &num)) {
+  if ((rc = pc__sim_read_model(req, "model: Field required", 0, f)))
+    return rc;
+  switch (pc__sim_number(req->body, "max_tokens", &num)) {
   case 0:
     return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
                             "max_tokens: Field required");
@@ -51,20 +53,12 @@ static int an_parse(const pc__sim_headers *h, const char *served,
                               "max_tokens: expected an integer >= 1");
     break;
   }
-  switch (pc__sim_number(body, "temperature", &num)) {
-  case -1:
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "temperature: Input should be a valid number");
-  case 1:
-    if (!(num >= 0.0 && num <= 1.0))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "temperature: %g is not from 0 to 1", num);
-    break;
-  default:
-    break;
-  }
+  if ((rc = pc__sim_read_number(req->body, "temperature", 0.0, 1.0,
+                                "temperature: Input should be a valid "
+                                "number", NULL, f)))
+    return rc;
   /* The system text goes first, as the sim's system message. */
-  if (json_object_object_get_ex(body, "system", &v) && v) {
+  if (json_object_object_get_ex(req->body, "system", &v) && v) {
     char *text;
     size_t len;
 
@@ -74,44 +68,13 @@ static int an_parse(const pc__sim_headers *h, const char *served,
     if (pc__sim_msgs_add(&req->msgs, "system", text, len))
       return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
   }
-  msgs = pc_json_member(body, "messages");
-  if (!json_object_is_type(msgs, json_type_array) ||
-      json_object_array_length(msgs) == 0)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "messages: expected a non-empty array");
-  n = json_object_array_length(msgs);
-  for (size_t i = 0; i < n; i++) {
-    struct json_object *m = json_object_array_get_idx(msgs, i);
-    const char *role = pc_json_str(m, "role");
-    char where[48], *text;
-    size_t len;
-
-    if (!role || (strcmp(role, "user") != 0 &&
-                  strcmp(role, "assistant") != 0))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "messages.%zu.role: Input should be 'user' "
-                              "or 'assistant'", i);
-    snprintf(where, sizeof(where), "messages.%zu.content", i);
-    rc = pc__sim_text_content(pc_json_member(m, "content"), where, &text,
-                              &len, f);
-    if (rc)
-      return rc;
-    if (pc__sim_msgs_add(&req->msgs, role, text, len))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
-  }
-  if (json_object_object_get_ex(body, "stream", &v) && v) {
-    if (!json_object_is_type(v, json_type_boolean))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "stream: Input should be a valid boolean");
-    req->stream = json_object_get_boolean(v);
-  }
+  if ((rc = pc__sim_read_messages(req, &an_messages, f)) ||
+      (rc = pc__sim_read_stream(req, "stream: Input should be a valid "
+                                "boolean", f)))
+    return rc;
   req->n = 1;
   req->params = pc__sim_obj(&rc);
-  json_object_object_foreach(body, key, val) {
-    (void)val;
-    if (is_param(key))
-      pc__sim_copy(req->params, body, key, &rc);
-  }
+  pc__sim_copy_all(req->params, req->body, not_params, &rc);
   if (rc)
     return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
   return PC_OK;
@@ -166,15 +129,10 @@ static int event(pc__sim_body *out, const char *type,
   struct json_object *o = pc__sim_obj(rc);
 
   pc__sim_put_str(o, "type", type, rc);
-  if (extra && !*rc) {
-    json_object_object_foreach(extra, key, val)
-      pc__sim_put(o, key, val ? json_object_get(val) : NULL, rc);
-  }
+  if (extra)
+    pc__sim_copy_all(o, extra, NULL, rc);
   json_object_put(extra);
-  if (!*rc)
-    *rc = pc__sim_body_sse(out, type, o);
-  json_object_put(o);
-  return *rc;
+  return *rc = pc__sim_body_put(out, PC__SIM_PUT_SSE, type, o, *rc);
 }
 
 static int streamed(const pc__sim_answer *a, pc__sim_body *out)
@@ -242,10 +200,7 @@ static int an_reply(const pc__sim_req *req, const pc__sim_answer *a,
   if (req->stream)
     return streamed(a, out);
   o = message(a, 1, &rc);
-  if (!rc)
-    rc = pc__sim_body_json(out, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL, o, rc);
 }
 
 static int an_error(const pc__sim_fail *f, pc__sim_body *out)
@@ -295,10 +250,7 @@ static int an_error(const pc__sim_fail *f, pc__sim_body *out)
   pc__sim_put_str(e, "type", type, &rc);
   pc__sim_put_str(e, "message", msg, &rc);
   pc__sim_put(o, "error", e, &rc);
-  if (!rc)
-    rc = pc__sim_body_json(out, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL, o, rc);
 }
 
 const pc__sim_wire pc__sim_wire_anthropic = {

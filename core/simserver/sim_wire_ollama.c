@@ -1,6 +1,7 @@
 /* sim_wire_ollama.c - Ollama's native API in the sim-server: POST
  * /api/chat (NDJSON streaming by default), GET /api/tags and POST
  * /api/show. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,78 +22,47 @@ int pc__sim_ollama_model_is(const char *model, const char *served)
   return strncmp(model, served, n) == 0 && strcmp(model + n, ":latest") == 0;
 }
 
+/* Any role; contents are strings (Ollama's images are not read). */
+static const pc__sim_msg_rules ol_messages = {
+  .open = "messages[",
+  .close = "]",
+  .parts = 0,
+  .role = NULL,
+  .refused = "expected a string",
+};
+
 static int ol_parse(const pc__sim_headers *h, const char *served,
                     pc__sim_req *req, pc__sim_fail *f)
 {
-  struct json_object *body = req->body, *msgs, *v, *options;
-  size_t n;
+  static const char *const temperature =
+    "options.temperature: expected a number >= 0";
+  struct json_object *options;
   int rc = PC_OK;
 
   (void)h;
-  if (!json_object_is_type(body, json_type_object))
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "the request body must be a JSON object");
-  req->model = pc_json_str(body, "model");
-  if (!req->model || !*req->model)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "model is required");
+  if ((rc = pc__sim_read_model(req, "model is required", 1, f)))
+    return rc;
   if (!pc__sim_ollama_model_is(req->model, served))
     return pc__sim_fail_set(f, PC__SIM_FAIL_NOT_FOUND,
                             "model \"%.120s\" not found, try pulling it "
                             "first", req->model);
-  msgs = pc_json_member(body, "messages");
-  if (!json_object_is_type(msgs, json_type_array) ||
-      json_object_array_length(msgs) == 0)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "messages: expected a non-empty array");
-  n = json_object_array_length(msgs);
-  for (size_t i = 0; i < n; i++) {
-    struct json_object *m = json_object_array_get_idx(msgs, i);
-    const char *role = pc_json_str(m, "role");
-    struct json_object *c = pc_json_member(m, "content");
-    char *text;
-
-    if (!role)
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "messages[%zu].role: expected a string", i);
-    if (c && !json_object_is_type(c, json_type_string))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "messages[%zu].content: expected a string", i);
-    text = pc_strndup(c ? json_object_get_string(c) : "",
-                      c ? (size_t)json_object_get_string_len(c) : 0);
-    if (!text || pc__sim_msgs_add(&req->msgs, role, text,
-                                  c ? (size_t)json_object_get_string_len(c)
-                                    : 0))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
-  }
   req->stream = 1;  /* Ollama streams unless told not to */
-  if (json_object_object_get_ex(body, "stream", &v) && v) {
-    if (!json_object_is_type(v, json_type_boolean))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "stream: expected a boolean");
-    req->stream = json_object_get_boolean(v);
-  }
-  options = pc_json_member(body, "options");
+  if ((rc = pc__sim_read_messages(req, &ol_messages, f)) ||
+      (rc = pc__sim_read_stream(req, "stream: expected a boolean", f)))
+    return rc;
+  options = pc_json_member(req->body, "options");
   if (options && !json_object_is_type(options, json_type_object))
     return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
                             "options: expected an object");
-  if (options) {
-    double t;
-
-    if (pc__sim_number(options, "temperature", &t) == -1 ||
-        (pc__sim_number(options, "temperature", &t) == 1 && !(t >= 0.0)))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "options.temperature: expected a number >= 0");
-  }
+  if (options &&
+      (rc = pc__sim_read_number(options, "temperature", 0.0, HUGE_VAL,
+                                temperature, temperature, f)))
+    return rc;
   req->n = 1;
   req->params = pc__sim_obj(&rc);
-  if (options) {
-    json_object_object_foreach(options, key, val) {
-      (void)val;
-      pc__sim_copy(req->params, options, key, &rc);
-    }
-  }
-  pc__sim_copy(req->params, body, "format", &rc);
+  if (options)
+    pc__sim_copy_all(req->params, options, NULL, &rc);
+  pc__sim_copy(req->params, req->body, "format", &rc);
   if (rc)
     return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
   return PC_OK;
@@ -139,28 +109,19 @@ static int ol_reply(const pc__sim_req *req, const pc__sim_answer *a,
   const char *t = a->texts[0];
   size_t left = a->lens[0];
 
-  if (!req->stream) {
-    o = line(a, t, left, 1, &rc);
-    if (!rc)
-      rc = pc__sim_body_json(out, o);
-    json_object_put(o);
-    return rc;
-  }
+  if (!req->stream)
+    return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL,
+                            line(a, t, left, 1, &rc), rc);
   while (!rc && left > 0) {
     size_t p = pc__sim_piece(t, left);
 
     o = line(a, t, p, 0, &rc);
-    if (!rc)
-      rc = pc__sim_body_ndjson(out, o);
-    json_object_put(o);
+    rc = pc__sim_body_put(out, PC__SIM_PUT_NDJSON, NULL, o, rc);
     t += p;
     left -= p;
   }
   o = line(a, "", 0, 1, &rc);
-  if (!rc)
-    rc = pc__sim_body_ndjson(out, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_NDJSON, NULL, o, rc);
 }
 
 static int ol_error(const pc__sim_fail *f, pc__sim_body *out)
@@ -197,10 +158,16 @@ static int ol_error(const pc__sim_fail *f, pc__sim_body *out)
     break;
   }
   pc__sim_put_str(o, "error", msg, &rc);
+  return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL, o, rc);
+}
+
+/* `o` when it was built whole (rc is PC_OK), else NULL with `o` put. */
+static struct json_object *finished(struct json_object *o, int rc)
+{
   if (!rc)
-    rc = pc__sim_body_json(out, o);
+    return o;
   json_object_put(o);
-  return rc;
+  return NULL;
 }
 
 static struct json_object *details(int *rc)
@@ -237,11 +204,7 @@ struct json_object *pc__sim_ollama_tags(const char *served,
   pc__sim_put(m, "details", details(&rc), &rc);
   pc__sim_push(models, m, &rc);
   pc__sim_put(o, "models", models, &rc);
-  if (rc) {
-    json_object_put(o);
-    return NULL;
-  }
-  return o;
+  return finished(o, rc);
 }
 
 struct json_object *pc__sim_ollama_show(const char *served,
@@ -267,11 +230,7 @@ struct json_object *pc__sim_ollama_show(const char *served,
   pc__sim_put(o, "capabilities", caps, &rc);
   pc__sim_put_str(o, "modified_at", when, &rc);
   pc__sim_put_str(o, "digest", digest, &rc);
-  if (rc) {
-    json_object_put(o);
-    return NULL;
-  }
-  return o;
+  return finished(o, rc);
 }
 
 const pc__sim_wire pc__sim_wire_ollama = {

@@ -11,68 +11,39 @@
 static const char *const not_params[] = {"model", "messages", "stream",
                                          "stream_options", "n", NULL};
 
-static int is_param(const char *key)
+/* Any role; "developer" is what newer clients call the system message. */
+static const char *oa_role(const char *role)
 {
-  for (size_t i = 0; not_params[i]; i++)
-    if (strcmp(key, not_params[i]) == 0)
-      return 0;
-  return 1;
+  return role && strcmp(role, "developer") == 0 ? "system" : role;
 }
+
+static const pc__sim_msg_rules oa_messages = {
+  .open = "messages[",
+  .close = "]",
+  .parts = 1,
+  .role = oa_role,
+  .refused = "expected a string",
+};
 
 static int oa_parse(const pc__sim_headers *h, const char *served,
                     pc__sim_req *req, pc__sim_fail *f)
 {
-  struct json_object *body = req->body, *msgs, *v;
+  struct json_object *v;
   double num;
-  size_t n;
   int rc = PC_OK;
 
   (void)h;
   (void)served;
-  if (!json_object_is_type(body, json_type_object))
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "the request body must be a JSON object");
-  req->model = pc_json_str(body, "model");
-  if (!req->model)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "you must provide a model parameter");
-  msgs = pc_json_member(body, "messages");
-  if (!json_object_is_type(msgs, json_type_array) ||
-      json_object_array_length(msgs) == 0)
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "messages: expected a non-empty array");
-  n = json_object_array_length(msgs);
-  for (size_t i = 0; i < n; i++) {
-    struct json_object *m = json_object_array_get_idx(msgs, i);
-    const char *role = pc_json_str(m, "role");
-    char where[48], *text;
-    size_t len;
-
-    if (!role)
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "messages[%zu].role: expected a string", i);
-    snprintf(where, sizeof(where), "messages[%zu].content", i);
-    rc = pc__sim_text_content(pc_json_member(m, "content"), where, &text,
-                              &len, f);
-    if (rc)
-      return rc;
-    /* "developer" is what newer clients call the system message. */
-    if (strcmp(role, "developer") == 0)
-      role = "system";
-    if (pc__sim_msgs_add(&req->msgs, role, text, len))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
-  }
-  if (json_object_object_get_ex(body, "stream", &v) && v) {
-    if (!json_object_is_type(v, json_type_boolean))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "stream: expected a boolean");
-    req->stream = json_object_get_boolean(v);
-  }
-  v = pc_json_member(pc_json_member(body, "stream_options"),
+  if ((rc = pc__sim_read_model(req, "you must provide a model parameter", 0,
+                               f)) ||
+      (rc = pc__sim_read_messages(req, &oa_messages, f)) ||
+      (rc = pc__sim_read_stream(req, "stream: expected a boolean", f)))
+    return rc;
+  v = pc_json_member(pc_json_member(req->body, "stream_options"),
                      "include_usage");
   req->include_usage = v && json_object_get_boolean(v);
   req->n = 1;
-  switch (pc__sim_number(body, "n", &num)) {
+  switch (pc__sim_number(req->body, "n", &num)) {
   case -1:
     return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
                             "n: expected an integer");
@@ -86,24 +57,11 @@ static int oa_parse(const pc__sim_headers *h, const char *served,
   default:
     break;
   }
-  switch (pc__sim_number(body, "temperature", &num)) {
-  case -1:
-    return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                            "temperature: expected a number");
-  case 1:
-    if (!(num >= 0.0 && num <= 2.0))
-      return pc__sim_fail_set(f, PC__SIM_FAIL_BAD_REQUEST,
-                              "temperature: %g is not from 0 to 2", num);
-    break;
-  default:
-    break;
-  }
+  if ((rc = pc__sim_read_number(req->body, "temperature", 0.0, 2.0,
+                                "temperature: expected a number", NULL, f)))
+    return rc;
   req->params = pc__sim_obj(&rc);
-  json_object_object_foreach(body, key, val) {
-    (void)val;
-    if (is_param(key))
-      pc__sim_copy(req->params, body, key, &rc);
-  }
+  pc__sim_copy_all(req->params, req->body, not_params, &rc);
   if (rc)
     return pc__sim_fail_set(f, PC__SIM_FAIL_500, "out of memory");
   return PC_OK;
@@ -157,10 +115,7 @@ static int whole(const pc__sim_answer *a, pc__sim_body *out)
   }
   pc__sim_put(o, "choices", choices, &rc);
   pc__sim_put(o, "usage", usage(a, &rc), &rc);
-  if (!rc)
-    rc = pc__sim_body_json(out, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL, o, rc);
 }
 
 /* One chunk with one choice: a delta (role and/or content) or, with
@@ -190,10 +145,7 @@ static int chunk(const pc__sim_req *req, const pc__sim_answer *a,
   pc__sim_put(o, "choices", choices, &rc);
   if (req->include_usage)
     pc__sim_put_null(o, "usage", &rc);
-  if (!rc)
-    rc = pc__sim_body_sse(out, NULL, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_SSE, NULL, o, rc);
 }
 
 static int streamed(const pc__sim_req *req, const pc__sim_answer *a,
@@ -221,9 +173,7 @@ static int streamed(const pc__sim_req *req, const pc__sim_answer *a,
 
     pc__sim_put(o, "choices", pc__sim_arr(&rc), &rc);
     pc__sim_put(o, "usage", usage(a, &rc), &rc);
-    if (!rc)
-      rc = pc__sim_body_sse(out, NULL, o);
-    json_object_put(o);
+    rc = pc__sim_body_put(out, PC__SIM_PUT_SSE, NULL, o, rc);
   }
   if (!rc)
     rc = pc__sim_body_sse_raw(out, "[DONE]");
@@ -296,10 +246,7 @@ static int oa_error(const pc__sim_fail *f, pc__sim_body *out)
   else
     pc__sim_put_null(e, "code", &rc);
   pc__sim_put(o, "error", e, &rc);
-  if (!rc)
-    rc = pc__sim_body_json(out, o);
-  json_object_put(o);
-  return rc;
+  return pc__sim_body_put(out, PC__SIM_PUT_JSON, NULL, o, rc);
 }
 
 const pc__sim_wire pc__sim_wire_openai = {

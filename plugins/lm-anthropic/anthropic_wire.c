@@ -9,126 +9,13 @@
 
 #define WHO PC__AN_WHO
 
-/* ------------------------------------------------------------------------ */
-/* Small helpers.                                                           */
-
 static int oom(pc_error *err)
 {
-  return pc__lm_error(err, PC_E_NOMEM, WHO ": out of memory");
-}
-
-/* Set obj[key] = value, taking value over; NULL value is out of memory. */
-static int put(const pc__lm_host *h, pc_json *obj, const char *key,
-               pc_json *value)
-{
-  if (!value)
-    return PC_E_NOMEM;
-  return h->json->object_set(h->host->ctx, obj, key, value) ? PC_E_NOMEM
-                                                             : PC_OK;
-}
-
-static pc_json *new_str(const pc__lm_host *h, const char *s, size_t len)
-{
-  return h->json->new_string(h->host->ctx, s, len);
-}
-
-/* The value of `key` in `o`, or NULL when absent or JSON null. */
-static const pc_json *member(const pc__lm_host *h, const pc_json *o,
-                             const char *key)
-{
-  const pc_json *v = o ? h->json->object_get(o, key) : NULL;
-
-  return v && h->json->type(v) != PC_JSON_NULL ? v : NULL;
-}
-
-static void copy_str(char *dst, size_t cap, const char *s)
-{
-  snprintf(dst, cap, "%s", s ? s : "");
-}
-
-/* Does `hay` contain `needle`, ignoring ASCII case? */
-static int contains_ci(const char *hay, const char *needle)
-{
-  size_t n = strlen(needle);
-
-  for (; hay && *hay; hay++) {
-    size_t i = 0;
-
-    while (i < n && hay[i]) {
-      char a = hay[i], b = needle[i];
-
-      if (a >= 'A' && a <= 'Z')
-        a = (char)(a - 'A' + 'a');
-      if (a != b)
-        break;
-      i++;
-    }
-    if (i == n)
-      return 1;
-  }
-  return 0;
+  return pc__lm_nomem(err, WHO);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The request body.                                                        */
-
-/* Copy params[key] into body[key] when present: a number (or an integer
- * when `integer`). */
-static int put_number(const pc__lm_host *h, pc_json *body,
-                      const pc_json *params, const char *key, int integer,
-                      pc_error *err)
-{
-  const pc_json *v = member(h, params, key);
-  int32_t t;
-
-  if (!v)
-    return PC_OK;
-  t = h->json->type(v);
-  if (t != PC_JSON_INT && (integer || t != PC_JSON_DOUBLE))
-    return pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params.%s must be "
-                        "%s", key, integer ? "an integer" : "a number");
-  if (put(h, body, key, h->json->copy(h->host->ctx, v)))
-    return oom(err);
-  return PC_OK;
-}
-
-/* "stop": a string or an array of strings, sent as an array. */
-static int put_stop(const pc__lm_host *h, pc_json *body,
-                    const pc_json *params, pc_error *err)
-{
-  const pc_json_api *js = h->json;
-  const pc_json *v = member(h, params, "stop");
-  pc_json *arr;
-  size_t i, n;
-
-  if (!v)
-    return PC_OK;
-  if (js->type(v) == PC_JSON_STRING) {
-    size_t len = 0;
-    const char *s = js->get_string(v, &len);
-
-    arr = js->new_array(h->host->ctx);
-    if (!arr || js->array_append(h->host->ctx, arr, new_str(h, s, len))) {
-      js->free(h->host->ctx, arr);
-      return oom(err);
-    }
-  } else {
-    if (js->type(v) != PC_JSON_ARRAY)
-      goto bad;
-    n = js->array_len(v);
-    for (i = 0; i < n; i++)
-      if (js->type(js->array_get(v, i)) != PC_JSON_STRING)
-        goto bad;
-    arr = js->copy(h->host->ctx, v);
-  }
-  if (put(h, body, "stop_sequences", arr))
-    return oom(err);
-  return PC_OK;
-
-bad:
-  return pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params.stop must be a "
-                      "string or an array of strings");
-}
 
 /* The text of every "system" message, joined by a blank line, into `b`.
  * Sets *found when there was one. */
@@ -167,35 +54,36 @@ int pc__an_body(const pc__lm_host *h, const pc__an_opts *o,
   *out = NULL;
   *len = 0;
   pc__lm_buf_init(&sys, h);
-  if (!body || put(h, body, "model", new_str(h, o->model, strlen(o->model))))
+  if (!body || pc__lm_put_str(h, body, "model", o->model))
     goto nomem;
   if (join_system(req, &sys, &found))
     goto nomem;
-  if (found && put(h, body, "system", new_str(h, sys.data ? sys.data : "",
-                                               sys.len)))
+  if (found && pc__lm_put(h, body, "system",
+                          js->new_string(ctx, sys.data, sys.len)))
     goto nomem;
-  if (put(h, body, "messages", pc__lm_messages_json(h, req, skip)))
+  if (pc__lm_put(h, body, "messages", pc__lm_messages_json(h, req, skip)))
     goto nomem;
   /* The API requires max_tokens: the call's own wins over the default. */
-  v = member(h, params, "max_tokens");
+  v = pc__lm_member(h, params, "max_tokens");
   if (v && (js->type(v) != PC_JSON_INT || js->get_int(v) < 1)) {
     rc = pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params.max_tokens must "
                       "be an integer >= 1");
     goto out;
   }
-  if (put(h, body, "max_tokens",
-          js->new_int(ctx, v ? js->get_int(v) : o->max_tokens)))
+  if (pc__lm_put(h, body, "max_tokens",
+                 js->new_int(ctx, v ? js->get_int(v) : o->max_tokens)))
     goto nomem;
-  if ((rc = put_number(h, body, params, "temperature", 0, err)) ||
-      (rc = put_number(h, body, params, "top_p", 0, err)) ||
-      (rc = put_number(h, body, params, "top_k", 1, err)) ||
-      (rc = put_stop(h, body, params, err)))
+  if ((rc = pc__lm_put_number(h, WHO, body, params, "temperature",
+                              "temperature", 0, err)) ||
+      (rc = pc__lm_put_number(h, WHO, body, params, "top_p", "top_p", 0,
+                              err)) ||
+      (rc = pc__lm_put_number(h, WHO, body, params, "top_k", "top_k", 1,
+                              err)) ||
+      (rc = pc__lm_put_stop(h, WHO, body, params, "stop_sequences", err)))
     goto out;
-  if (o->stream && put(h, body, "stream", js->new_bool(ctx, 1)))
+  if (o->stream && pc__lm_put(h, body, "stream", js->new_bool(ctx, 1)))
     goto nomem;
-  if (js->to_text(ctx, body, PC_JSON_TEXT_COMPACT, out, len))
-    goto nomem;
-  rc = PC_OK;
+  rc = pc__lm_json_text(h, WHO, body, out, len, err);
   goto out;
 
 nomem:
@@ -203,28 +91,11 @@ nomem:
 out:
   pc__lm_buf_free(&sys);
   js->free(ctx, body);
-  if (rc) {
-    *out = NULL;
-    *len = 0;
-  }
   return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Replies.                                                                 */
-
-void pc__an_result_init(pc__an_result *r, const pc__lm_host *h)
-{
-  memset(r, 0, sizeof(*r));
-  pc__lm_buf_init(&r->text, h);
-  r->input_tokens = -1;
-  r->output_tokens = -1;
-}
-
-void pc__an_result_free(pc__an_result *r)
-{
-  pc__lm_buf_free(&r->text);
-}
 
 int pc__an_error_code(const char *type, const char *message)
 {
@@ -240,12 +111,8 @@ int pc__an_error_code(const char *type, const char *message)
   if (!strcmp(type, "invalid_request_error") ||
       !strcmp(type, "not_found_error") ||
       !strcmp(type, "request_too_large")) {
-    if (message && (contains_ci(message, "too long") ||
-                    contains_ci(message, "context length") ||
-                    contains_ci(message, "maximum context") ||
-                    contains_ci(message, "context_length_exceeded")))
-      return PC_E_CONTEXT_LENGTH;
-    return PC_E_INVALID_ARG;
+    return pc__lm_says_too_long(message) ? PC_E_CONTEXT_LENGTH
+                                         : PC_E_INVALID_ARG;
   }
   /* overloaded_error, api_error and anything new: the server's trouble. */
   return PC_E_PROVIDER;
@@ -255,7 +122,7 @@ int pc__an_error_code(const char *type, const char *message)
 static int error_object(const pc__lm_host *h, const pc_json *o,
                         const char *where, pc_error *err)
 {
-  const pc_json *e = member(h, o, "error");
+  const pc_json *e = pc__lm_member(h, o, "error");
   const char *type = pc__lm_str(h, e, "type");
   const char *msg = pc__lm_str(h, e, "message");
 
@@ -266,24 +133,24 @@ static int error_object(const pc__lm_host *h, const pc_json *o,
 
 /* Read "usage" counts that are present. */
 static void read_usage(const pc__lm_host *h, const pc_json *usage,
-                       pc__an_result *r)
+                       pc__lm_result *r)
 {
   const pc_json *v;
 
-  if ((v = member(h, usage, "input_tokens")) &&
+  if ((v = pc__lm_member(h, usage, "input_tokens")) &&
       h->json->type(v) == PC_JSON_INT)
-    r->input_tokens = h->json->get_int(v);
-  if ((v = member(h, usage, "output_tokens")) &&
+    r->prompt_tokens = h->json->get_int(v);
+  if ((v = pc__lm_member(h, usage, "output_tokens")) &&
       h->json->type(v) == PC_JSON_INT)
-    r->output_tokens = h->json->get_int(v);
+    r->completion_tokens = h->json->get_int(v);
 }
 
 /* Append the text of a "text" content block (ignore other kinds). */
 static int add_text_block(const pc__lm_host *h, const pc_json *block,
-                          pc__an_result *r)
+                          pc__lm_result *r)
 {
   const char *type = pc__lm_str(h, block, "type");
-  const pc_json *t = member(h, block, "text");
+  const pc_json *t = pc__lm_member(h, block, "text");
   const char *s;
   size_t len = 0;
 
@@ -295,30 +162,23 @@ static int add_text_block(const pc__lm_host *h, const pc_json *block,
 }
 
 int pc__an_reply_parse(const pc__lm_host *h, const char *body, size_t len,
-                       pc__an_result *r, pc_error *err)
+                       pc__lm_result *r, pc_error *err)
 {
   const pc_json_api *js = h->json;
   pc_json *o = NULL;
   const pc_json *content;
-  pc_error perr = PC_ERROR_INIT;
   const char *type;
   size_t i, n;
   int rc;
 
-  if (js->parse(h->host->ctx, body ? body : "", len, PC_JSON_PARSE_STRICT,
-                &o, &perr) || js->type(o) != PC_JSON_OBJECT) {
-    rc = perr.code == PC_E_NOMEM
-      ? oom(err)
-      : pc__lm_error(err, PC_E_PROVIDER, WHO ": the reply is not a JSON "
-                     "object");
-    goto out;
-  }
+  if ((rc = pc__lm_parse_object(h, WHO, "the reply", body, len, &o, err)))
+    return rc;
   type = pc__lm_str(h, o, "type");
   if (type && !strcmp(type, "error")) {
     rc = error_object(h, o, "reply", err);
     goto out;
   }
-  content = member(h, o, "content");
+  content = pc__lm_member(h, o, "content");
   if (!content || js->type(content) != PC_JSON_ARRAY) {
     rc = pc__lm_error(err, PC_E_PROVIDER, WHO ": the reply has no "
                       "\"content\" array");
@@ -330,11 +190,10 @@ int pc__an_reply_parse(const pc__lm_host *h, const char *body, size_t len,
       rc = oom(err);
       goto out;
     }
-  read_usage(h, member(h, o, "usage"), r);
-  copy_str(r->model, sizeof(r->model), pc__lm_str(h, o, "model"));
-  copy_str(r->id, sizeof(r->id), pc__lm_str(h, o, "id"));
-  copy_str(r->stop_reason, sizeof(r->stop_reason),
-           pc__lm_str(h, o, "stop_reason"));
+  read_usage(h, pc__lm_member(h, o, "usage"), r);
+  pc__lm_copy(r->model, sizeof(r->model), pc__lm_str(h, o, "model"));
+  pc__lm_copy(r->id, sizeof(r->id), pc__lm_str(h, o, "id"));
+  pc__lm_copy(r->finish, sizeof(r->finish), pc__lm_str(h, o, "stop_reason"));
   rc = PC_OK;
 
 out:
@@ -345,79 +204,80 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Streams.                                                                 */
 
-void pc__an_stream_init(pc__an_stream *s, const pc__lm_host *h,
-                        pc__an_result *r, pc__an_delta_fn on_delta,
-                        void *delta_ctx, pc_error *err)
+void pc__an_stream_init(void *s, const pc__lm_host *h, pc__lm_result *r,
+                        pc__lm_delta_fn on_delta, void *delta_ctx,
+                        pc_error *err)
 {
-  memset(s, 0, sizeof(*s));
-  s->h = h;
-  s->r = r;
-  s->on_delta = on_delta;
-  s->delta_ctx = delta_ctx;
-  s->err = err;
-  pc__lm_buf_init(&s->event, h);
-  pc__lm_buf_init(&s->data, h);
-  pc__lm_buf_init(&s->raw, h);
+  pc__an_stream *st = s;
+
+  pc__lm_stream_init(st, sizeof(*st), h, r, on_delta, delta_ctx, err);
+  pc__lm_buf_init(&st->event, h);
+  pc__lm_buf_init(&st->data, h);
+  pc__lm_buf_init(&st->raw, h);
 }
 
-void pc__an_stream_free(pc__an_stream *s)
+void pc__an_stream_free(void *s)
 {
-  pc__lm_buf_free(&s->event);
-  pc__lm_buf_free(&s->data);
-  pc__lm_buf_free(&s->raw);
+  pc__an_stream *st = s;
+
+  pc__lm_buf_free(&st->event);
+  pc__lm_buf_free(&st->data);
+  pc__lm_buf_free(&st->raw);
 }
 
-/* A piece of text: keep it and pass it on. */
+/* A piece of text, when `t` is a string: keep it and pass it on. */
 static int stream_text(pc__an_stream *s, const pc_json *t)
 {
+  const pc__lm_stream *b = &s->base;
   const char *text;
   size_t len = 0;
-  int rc;
 
-  if (!t || s->h->json->type(t) != PC_JSON_STRING)
+  if (!t || b->h->json->type(t) != PC_JSON_STRING)
     return PC_OK;
-  text = s->h->json->get_string(t, &len);
-  if (!len)
-    return PC_OK;
-  if (pc__lm_buf_put(&s->r->text, text, len))
-    return oom(s->err);
-  if (s->on_delta && (rc = s->on_delta(s->delta_ctx, text, len)))
-    return pc__lm_refused(s->err, WHO, rc, "streamed text");
-  return PC_OK;
+  text = b->h->json->get_string(t, &len);
+  return pc__lm_result_text(b->r, WHO, text, len, b->on_delta, b->delta_ctx,
+                            b->err);
+}
+
+/* Whether the object `o` has the string member "type" equal to `type`. */
+static int type_is(const pc__lm_host *h, const pc_json *o, const char *type)
+{
+  const char *t = pc__lm_str(h, o, "type");
+
+  return t && !strcmp(t, type);
 }
 
 /* One event, whose data is the JSON object `o`. */
 static int stream_event(pc__an_stream *s, const char *type, const pc_json *o)
 {
-  const pc__lm_host *h = s->h;
+  const pc__lm_host *h = s->base.h;
+  pc__lm_result *r = s->base.r;
   const pc_json *m, *d;
 
   if (!strcmp(type, "message_start")) {
-    m = member(h, o, "message");
-    copy_str(s->r->model, sizeof(s->r->model), pc__lm_str(h, m, "model"));
-    copy_str(s->r->id, sizeof(s->r->id), pc__lm_str(h, m, "id"));
-    read_usage(h, member(h, m, "usage"), s->r);
+    m = pc__lm_member(h, o, "message");
+    pc__lm_copy(r->model, sizeof(r->model), pc__lm_str(h, m, "model"));
+    pc__lm_copy(r->id, sizeof(r->id), pc__lm_str(h, m, "id"));
+    read_usage(h, pc__lm_member(h, m, "usage"), r);
   } else if (!strcmp(type, "content_block_start")) {
-    d = member(h, o, "content_block");
-    if (pc__lm_str(h, d, "type") && !strcmp(pc__lm_str(h, d, "type"),
-                                            "text"))
-      return stream_text(s, member(h, d, "text"));
+    d = pc__lm_member(h, o, "content_block");
+    if (type_is(h, d, "text"))
+      return stream_text(s, pc__lm_member(h, d, "text"));
   } else if (!strcmp(type, "content_block_delta")) {
-    d = member(h, o, "delta");
-    if (pc__lm_str(h, d, "type") && !strcmp(pc__lm_str(h, d, "type"),
-                                            "text_delta"))
-      return stream_text(s, member(h, d, "text"));
+    d = pc__lm_member(h, o, "delta");
+    if (type_is(h, d, "text_delta"))
+      return stream_text(s, pc__lm_member(h, d, "text"));
   } else if (!strcmp(type, "message_delta")) {
-    d = member(h, o, "delta");
+    d = pc__lm_member(h, o, "delta");
     if (pc__lm_str(h, d, "stop_reason"))
-      copy_str(s->r->stop_reason, sizeof(s->r->stop_reason),
-               pc__lm_str(h, d, "stop_reason"));
+      pc__lm_copy(r->finish, sizeof(r->finish),
+                  pc__lm_str(h, d, "stop_reason"));
     /* The counts of message_delta are cumulative: they replace. */
-    read_usage(h, member(h, o, "usage"), s->r);
+    read_usage(h, pc__lm_member(h, o, "usage"), r);
   } else if (!strcmp(type, "message_stop")) {
-    s->stopped = 1;
+    r->done = 1;
   } else if (!strcmp(type, "error")) {
-    return error_object(h, o, "stream error", s->err);
+    return error_object(h, o, "stream error", s->base.err);
   }
   /* ping, content_block_stop and event types added later: nothing. */
   return PC_OK;
@@ -426,33 +286,28 @@ static int stream_event(pc__an_stream *s, const char *type, const pc_json *o)
 /* The blank line after an event: act on it and start the next one. */
 static int stream_dispatch(pc__an_stream *s)
 {
-  const pc_json_api *js = s->h->json;
+  const pc__lm_host *h = s->base.h;
   pc_json *o = NULL;
-  pc_error perr = PC_ERROR_INIT;
+  char what[96];
   const char *type;
   int rc = PC_OK;
 
   if (!s->has_data)
     goto out;
-  if (js->parse(s->h->host->ctx, s->data.data, s->data.len,
-                PC_JSON_PARSE_STRICT, &o, &perr) ||
-      js->type(o) != PC_JSON_OBJECT) {
-    rc = perr.code == PC_E_NOMEM
-      ? oom(s->err)
-      : pc__lm_error(s->err, PC_E_PROVIDER, WHO ": stream: the data of "
-                     "event \"%.40s\" is not a JSON object",
-                     s->event.len ? s->event.data : "message");
+  snprintf(what, sizeof(what), "stream: the data of event \"%.40s\"",
+           s->event.len ? s->event.data : "message");
+  if ((rc = pc__lm_parse_object(h, WHO, what, s->data.data, s->data.len, &o,
+                                s->base.err)))
     goto out;
-  }
   /* The data names its own type; the event line is the fallback. */
-  type = pc__lm_str(s->h, o, "type");
+  type = pc__lm_str(h, o, "type");
   if (!type)
     type = s->event.len ? s->event.data : "";
-  if (!s->stopped)
+  if (!s->base.r->done)
     rc = stream_event(s, type, o);
 
 out:
-  js->free(s->h->host->ctx, o);
+  h->json->free(h->host->ctx, o);
   s->event.len = 0;
   s->data.len = 0;
   s->has_data = 0;
@@ -466,10 +321,10 @@ int pc__an_stream_line(void *ctx, const char *line, size_t len)
   size_t flen, vlen;
   pc__lm_buf *dst;
 
-  if (s->rc)
-    return s->rc;
+  if (s->base.rc)
+    return s->base.rc;
   if (len == 0)
-    return s->rc = stream_dispatch(s);
+    return s->base.rc = stream_dispatch(s);
   if (line[0] == ':')
     return PC_OK;  /* an SSE comment */
   colon = memchr(line, ':', len);
@@ -486,42 +341,47 @@ int pc__an_stream_line(void *ctx, const char *line, size_t len)
   } else if (flen == 4 && !memcmp(line, "data", 4)) {
     dst = &s->data;
     if (s->has_data && pc__lm_buf_put(dst, "\n", 1))
-      return s->rc = oom(s->err);
+      return s->base.rc = oom(s->base.err);
     s->has_data = 1;
   } else if (!s->events) {
     /* Perhaps no stream at all: keep it in case it is a whole reply. */
     if (pc__lm_buf_put(&s->raw, line, len) ||
         pc__lm_buf_put(&s->raw, "\n", 1))
-      return s->rc = oom(s->err);
+      return s->base.rc = oom(s->base.err);
     return PC_OK;
   } else {
     return PC_OK;  /* id:, retry: and unknown fields */
   }
   s->events = 1;
   if (pc__lm_buf_put(dst, value, vlen))
-    return s->rc = oom(s->err);
+    return s->base.rc = oom(s->base.err);
   return PC_OK;
 }
 
-int pc__an_stream_end(pc__an_stream *s)
+int pc__an_stream_end(void *st)
 {
-  if (s->rc)
-    return s->rc;
-  if ((s->rc = stream_dispatch(s)))
-    return s->rc;
+  pc__an_stream *s = st;
+  pc__lm_stream *b = &s->base;
+  pc__lm_result *r = b->r;
+  int rc;
+
+  if (b->rc)
+    return b->rc;
+  if ((b->rc = stream_dispatch(s)))
+    return b->rc;
   if (!s->events && s->raw.len) {
-    /* The server answered with a plain reply: read it as one. */
-    if ((s->rc = pc__an_reply_parse(s->h, s->raw.data, s->raw.len, s->r,
-                                    s->err)))
-      return s->rc;
-    if (s->r->text.len && s->on_delta &&
-        (s->rc = s->on_delta(s->delta_ctx, s->r->text.data,
-                             s->r->text.len)))
-      return s->rc = pc__lm_refused(s->err, WHO, s->rc, "streamed text");
+    /* The server answered with a plain reply: read it as one, then hand
+     * its text on in one piece. */
+    if ((b->rc = pc__an_reply_parse(b->h, s->raw.data, s->raw.len, r,
+                                    b->err)))
+      return b->rc;
+    if (r->text.len && b->on_delta &&
+        (rc = b->on_delta(b->delta_ctx, r->text.data, r->text.len)))
+      return b->rc = pc__lm_refused(b->err, WHO, rc, "streamed text");
     return PC_OK;
   }
-  if (!s->stopped)
-    s->rc = pc__lm_error(s->err, PC_E_PROVIDER, WHO ": the stream ended "
+  if (!r->done)
+    b->rc = pc__lm_error(b->err, PC_E_PROVIDER, WHO ": the stream ended "
                          "before message_stop");
-  return s->rc;
+  return b->rc;
 }

@@ -2,7 +2,8 @@
  * anthropic_wire.h - the wire format of Anthropic's Messages API: the
  * request body, the reply, the server-sent event stream and the error
  * types, kept apart from the HTTP exchange so each can be tested alone
- * (docs/providers-anthropic.md).
+ * (docs/providers-anthropic.md). Replies are read into the pc__lm_result
+ * of lm-common, which drives the requests (pc__lm_complete_each).
  *
  * Plugin-internal (pc__an_ names). Memory comes from the host allocator.
  */
@@ -39,30 +40,17 @@ int pc__an_body(const pc__lm_host *h, const pc__an_opts *o,
                 const pc_lm_request *req, const pc_json *params,
                 char **out, size_t *len, pc_error *err);
 
-/* One reply, whole or assembled from a stream. */
-typedef struct pc__an_result {
-  pc__lm_buf text;          /* owned: the text blocks joined */
-  int64_t input_tokens;     /* -1 when the reply did not say */
-  int64_t output_tokens;    /* -1 when the reply did not say */
-  char model[256];          /* the model as served; "" if not given */
-  char id[128];             /* the message id ("msg_..."); "" if none */
-  char stop_reason[64];     /* "end_turn", "max_tokens", ...; "" if none */
-} pc__an_result;
-
-void pc__an_result_init(pc__an_result *r, const pc__lm_host *h);
-/* Release the text; the struct can be initialised again. */
-void pc__an_result_free(pc__an_result *r);
-
 /*
  * pc__an_reply_parse - read a 2xx reply body into `r` (initialised by the
- * caller): "content" blocks of type "text" joined, "usage" input_tokens
- * and output_tokens, "model", "id", "stop_reason". A body that is not a
- * JSON object or has no "content" array is PC_E_PROVIDER (the host
- * retries it); an error object ({"type": "error", ...}) is mapped as in a
- * stream. `body` is borrowed.
+ * caller with pc__lm_result_init): "content" blocks of type "text" joined
+ * into r->text, "usage" input_tokens and output_tokens as the prompt and
+ * completion tokens, "model", "id", and "stop_reason" as r->finish. A
+ * body that is not a JSON object or has no "content" array is
+ * PC_E_PROVIDER (the host retries it); an error object ({"type": "error",
+ * ...}) is mapped as in a stream. `body` is borrowed. A pc__lm_wire parse.
  */
 int pc__an_reply_parse(const pc__lm_host *h, const char *body, size_t len,
-                       pc__an_result *r, pc_error *err);
+                       pc__lm_result *r, pc_error *err);
 
 /*
  * pc__an_error_code - the PC_E_* code of an Anthropic error type
@@ -72,44 +60,38 @@ int pc__an_reply_parse(const pc__lm_host *h, const char *body, size_t len,
  */
 int pc__an_error_code(const char *type, const char *message);
 
-/* Receives each streamed piece of text; non-zero stops the stream. */
-typedef int (*pc__an_delta_fn)(void *ctx, const char *text, size_t len);
-
 /*
- * A server-sent event stream being read. Feed it lines with
- * pc__an_stream_line (a pc__lm_line_fn), then call pc__an_stream_end.
- * Events: message_start (model, id, input tokens), content_block_start
- * and content_block_delta with "text_delta" (text, through on_delta),
- * message_delta (stop reason, output tokens), message_stop (the end),
- * error (mapped with pc__an_error_code); ping and unknown events are
- * skipped. A server that ignored "stream" and sent a plain JSON reply is
- * read as one (its text then reaches on_delta in one piece).
+ * A server-sent event stream being read into a pc__lm_result. Feed it
+ * lines with pc__an_stream_line (a pc__lm_line_fn), then call
+ * pc__an_stream_end. Events: message_start (model, id, input tokens),
+ * content_block_start and content_block_delta with "text_delta" (text,
+ * through on_delta), message_delta (stop reason, output tokens),
+ * message_stop (the end), error (mapped with pc__an_error_code); ping and
+ * unknown events are skipped. A server that ignored "stream" and sent a
+ * plain JSON reply is read as one (its text then reaches on_delta in one
+ * piece). The functions taking `void *s` take a pc__an_stream (they fill
+ * the stream slots of a pc__lm_wire).
  */
 typedef struct pc__an_stream {
-  const pc__lm_host *h;    /* borrowed */
-  pc__an_result *r;        /* borrowed: filled as events arrive */
-  pc__an_delta_fn on_delta;  /* may be NULL */
-  void *delta_ctx;
-  pc_error *err;           /* borrowed: where a failure is described */
+  pc__lm_stream base;      /* first: result, on_delta, err, rc */
   pc__lm_buf event;        /* owned: the current event's name */
   pc__lm_buf data;         /* owned: the current event's data lines */
   pc__lm_buf raw;          /* owned: lines before any SSE field */
   int has_data;
   int events;              /* SSE events or data lines seen */
   int stopped;             /* message_stop was seen */
-  int rc;                  /* the first failure; later lines are refused */
 } pc__an_stream;
 
-void pc__an_stream_init(pc__an_stream *s, const pc__lm_host *h,
-                        pc__an_result *r, pc__an_delta_fn on_delta,
-                        void *delta_ctx, pc_error *err);
+void pc__an_stream_init(void *s, const pc__lm_host *h, pc__lm_result *r,
+                        pc__lm_delta_fn on_delta, void *delta_ctx,
+                        pc_error *err);
 /* One line without its line end; `ctx` is the pc__an_stream. Returns
- * PC_OK or the failure's code (set in s->err). */
+ * PC_OK or the failure's code (set in the stream's err). */
 int pc__an_stream_line(void *ctx, const char *line, size_t len);
 /* The body ended: dispatch a last event left without its blank line, and
  * fail with PC_E_PROVIDER when message_stop never came (or, when there
  * were no events at all, when the body is not a whole reply either). */
-int pc__an_stream_end(pc__an_stream *s);
-void pc__an_stream_free(pc__an_stream *s);
+int pc__an_stream_end(void *s);
+void pc__an_stream_free(void *s);
 
 #endif

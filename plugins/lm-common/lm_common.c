@@ -1,8 +1,10 @@
 /*
  * lm_common.c - the code the HTTP LM provider plugins share: host tables,
  * buffers, the common settings, one HTTP exchange through "pc.http/1"
- * with streamed bodies split into lines, Retry-After parsing and the
- * mapping of HTTP failures to PC_E_* codes (lm_common.h).
+ * with streamed bodies split into lines, Retry-After parsing, the mapping
+ * of HTTP failures to PC_E_* codes, JSON helpers for the wire files,
+ * delivery to the sink, the plugin and instance lifecycle, and for APIs
+ * without `n` one request per choice (lm_common.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -300,8 +302,7 @@ char *pc__lm_buf_take(pc__lm_buf *b)
   return p;
 }
 
-/* Empty the buffer and keep its memory. */
-static void buf_reset(pc__lm_buf *b)
+void pc__lm_buf_reset(pc__lm_buf *b)
 {
   b->len = 0;
   if (b->cap)
@@ -322,7 +323,7 @@ void pc__lm_conf_free(const pc__lm_host *h, pc__lm_conf *c)
   memset(c, 0, sizeof(*c));
 }
 
-static char *dup_text(const pc__lm_host *h, const char *s, size_t n)
+char *pc__lm_strndup(const pc__lm_host *h, const char *s, size_t n)
 {
   char *p = h->host->alloc(h->host->ctx, n + 1);
 
@@ -448,7 +449,7 @@ static int conf_api_key(const pc__lm_host *h, const char *who,
                           "a secret reference may not contain spaces or "
                           "control characters (the value given is not "
                           "shown)", who);
-  c->api_key_ref = dup_text(h, s, n);
+  c->api_key_ref = pc__lm_strndup(h, s, n);
   if (!c->api_key_ref)
     return pc__lm_error(err, PC_E_NOMEM, "%s: out of memory", who);
   return PC_OK;
@@ -477,7 +478,7 @@ static int conf_member(const pc__lm_host *h, const char *who,
         n--;
     }
     h->host->free(h->host->ctx, *dst);
-    *dst = dup_text(h, s, n);
+    *dst = pc__lm_strndup(h, s, n);
     return *dst ? PC_OK : pc__lm_error(err, PC_E_NOMEM, "%s: out of memory",
                                        who);
   }
@@ -550,7 +551,7 @@ int pc__lm_conf_read(const pc__lm_host *h, const char *who,
     n = strlen(default_base_url);
     if (n && default_base_url[n - 1] == '/')
       n--;
-    out->base_url = dup_text(h, default_base_url, n);
+    out->base_url = pc__lm_strndup(h, default_base_url, n);
     if (!out->base_url) {
       rc = pc__lm_error(err, PC_E_NOMEM, "%s: out of memory", who);
       goto fail;
@@ -804,7 +805,7 @@ int pc__lm_lines_feed(pc__lm_lines *l, const char *data, size_t len)
       rc = pc__lm_buf_put(&l->part, data, (size_t)(nl - data));
       if (!rc)
         rc = deliver(l, l->part.data, l->part.len);
-      buf_reset(&l->part);
+      pc__lm_buf_reset(&l->part);
     } else {
       rc = deliver(l, data, (size_t)(nl - data));
     }
@@ -822,7 +823,7 @@ int pc__lm_lines_finish(pc__lm_lines *l)
 
   if (l->part.len)
     rc = deliver(l, l->part.data, l->part.len);
-  buf_reset(&l->part);
+  pc__lm_buf_reset(&l->part);
   return rc;
 }
 
@@ -865,8 +866,8 @@ static int x_status(void *ctx, int32_t status)
   x->reply->request_id[0] = '\0';
   x->retry_ms_seen = 0;
   x->xid_seen = 0;
-  buf_reset(&x->reply->body);
-  buf_reset(&x->lines.part);
+  pc__lm_buf_reset(&x->reply->body);
+  pc__lm_buf_reset(&x->lines.part);
   x->lines_now = x->want_lines && PC__LM_2XX(status);
   return PC_OK;
 }
@@ -974,7 +975,7 @@ int pc__lm_exchange(const pc__lm_host *h, const char *who,
   reply->status = 0;
   reply->retry_after_ms = -1;
   reply->request_id[0] = '\0';
-  buf_reset(&reply->body);
+  pc__lm_buf_reset(&reply->body);
 
   if (host->is_cancelled(host->ctx, call)) {
     rc = pc__lm_error(err, PC_E_CANCELLED, "%s: cancelled", who);
@@ -1089,7 +1090,7 @@ static void error_fields(const pc__lm_host *h, const pc_json *doc,
     *code = pc__lm_str(h, doc, "code");
 }
 
-static int says_too_long(const char *s)
+int pc__lm_says_too_long(const char *s)
 {
   static const char *const words[] = {
     "context_length_exceeded", "context length", "context_length",
@@ -1134,8 +1135,8 @@ int pc__lm_status_error(const pc__lm_host *h, const char *who,
     rc = PC_E_TIMEOUT;
     retry = 1;
   } else if (st == 400 || st == 404 || st == 413 || st == 422) {
-    rc = says_too_long(msg) || says_too_long(code) ? PC_E_CONTEXT_LENGTH
-                                                   : PC_E_INVALID_ARG;
+    rc = pc__lm_says_too_long(msg) || pc__lm_says_too_long(code)
+           ? PC_E_CONTEXT_LENGTH : PC_E_INVALID_ARG;
   } else {
     rc = PC_E_PROVIDER;
     retry = 1;
@@ -1149,5 +1150,546 @@ int pc__lm_status_error(const pc__lm_host *h, const char *who,
     err->retry_after_ms = retry ? reply->retry_after_ms : -1;
   }
   js->free(h->host->ctx, doc);
+  return rc;
+}
+
+int pc__lm_fetch(const pc__lm_host *h, const char *who,
+                 const pc__lm_conf *conf, const char *path,
+                 const char *const *headers, const char *auth_header,
+                 const char *auth_prefix, const char *body, size_t body_len,
+                 pc__lm_line_fn on_line, void *line_ctx, pc_call *call,
+                 pc__lm_reply *reply, pc_error *err)
+{
+  int rc = pc__lm_exchange(h, who, conf, path, headers, auth_header,
+                           auth_prefix, body, body_len, on_line, line_ctx,
+                           call, reply, err);
+
+  if (!rc && !PC__LM_2XX(reply->status))
+    rc = pc__lm_status_error(h, who, reply, err);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON helpers for the wire files.                                         */
+
+int pc__lm_nomem(pc_error *err, const char *who)
+{
+  return pc__lm_error(err, PC_E_NOMEM, "%s: out of memory", who);
+}
+
+void pc__lm_copy(char *dst, size_t cap, const char *s)
+{
+  snprintf(dst, cap, "%s", s ? s : "");
+}
+
+int pc__lm_json_text(const pc__lm_host *h, const char *who, const pc_json *v,
+                     char **out, size_t *len, pc_error *err)
+{
+  *out = NULL;
+  *len = 0;
+  if (h->json->to_text(h->host->ctx, v, PC_JSON_TEXT_COMPACT, out, len)) {
+    *out = NULL;
+    *len = 0;
+    return pc__lm_nomem(err, who);
+  }
+  return PC_OK;
+}
+
+const pc_json *pc__lm_member(const pc__lm_host *h, const pc_json *o,
+                             const char *key)
+{
+  const pc_json *v = o ? h->json->object_get(o, key) : NULL;
+
+  return v && h->json->type(v) != PC_JSON_NULL ? v : NULL;
+}
+
+int pc__lm_put(const pc__lm_host *h, pc_json *obj, const char *key,
+               pc_json *value)
+{
+  if (!value)
+    return PC_E_NOMEM;
+  return h->json->object_set(h->host->ctx, obj, key, value) ? PC_E_NOMEM
+                                                             : PC_OK;
+}
+
+int pc__lm_put_str(const pc__lm_host *h, pc_json *obj, const char *key,
+                   const char *s)
+{
+  return pc__lm_put(h, obj, key,
+                    h->json->new_string(h->host->ctx, s, strlen(s)));
+}
+
+int pc__lm_put_number(const pc__lm_host *h, const char *who, pc_json *dst,
+                      const pc_json *params, const char *key,
+                      const char *name, int integer, pc_error *err)
+{
+  const pc_json *v = pc__lm_member(h, params, key);
+  int32_t t;
+
+  if (!v)
+    return PC_OK;
+  t = h->json->type(v);
+  if (t != PC_JSON_INT && (integer || t != PC_JSON_DOUBLE))
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: params.%s must be %s",
+                        who, key, integer ? "an integer" : "a number");
+  if (pc__lm_put(h, dst, name, h->json->copy(h->host->ctx, v)))
+    return pc__lm_nomem(err, who);
+  return PC_OK;
+}
+
+int pc__lm_put_stop(const pc__lm_host *h, const char *who, pc_json *dst,
+                    const pc_json *params, const char *name, pc_error *err)
+{
+  const pc_json_api *js = h->json;
+  void *ctx = h->host->ctx;
+  const pc_json *v = pc__lm_member(h, params, "stop");
+  pc_json *arr;
+  size_t i, n, len = 0;
+  const char *s;
+
+  if (!v)
+    return PC_OK;
+  if (js->type(v) == PC_JSON_STRING) {
+    s = js->get_string(v, &len);
+    arr = js->new_array(ctx);
+    if (!arr || js->array_append(ctx, arr, js->new_string(ctx, s, len))) {
+      js->free(ctx, arr);
+      return pc__lm_nomem(err, who);
+    }
+  } else {
+    if (js->type(v) != PC_JSON_ARRAY)
+      goto bad;
+    n = js->array_len(v);
+    for (i = 0; i < n; i++)
+      if (js->type(js->array_get(v, i)) != PC_JSON_STRING)
+        goto bad;
+    arr = js->copy(ctx, v);
+  }
+  if (pc__lm_put(h, dst, name, arr))
+    return pc__lm_nomem(err, who);
+  return PC_OK;
+
+bad:
+  return pc__lm_error(err, PC_E_INVALID_ARG, "%s: params.stop must be a "
+                      "string or an array of strings", who);
+}
+
+int pc__lm_parse_object(const pc__lm_host *h, const char *who,
+                        const char *what, const char *text, size_t len,
+                        pc_json **out, pc_error *err)
+{
+  pc_error pe = PC_ERROR_INIT;
+  pc_json *o = NULL;
+
+  *out = NULL;
+  if (h->json->parse(h->host->ctx, text ? text : "", len,
+                     PC_JSON_PARSE_STRICT, &o, &pe) ||
+      h->json->type(o) != PC_JSON_OBJECT) {
+    h->json->free(h->host->ctx, o);
+    if (pe.code == PC_E_NOMEM)
+      return pc__lm_nomem(err, who);
+    return pc__lm_error(err, PC_E_PROVIDER, "%s: %s is not a JSON object",
+                        who, what);
+  }
+  *out = o;
+  return PC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Delivery to the sink.                                                    */
+
+int pc__lm_send_text(const pc_lm_sink *out, const char *who, uint32_t index,
+                     const char *text, size_t len, pc_error *err)
+{
+  int rc = out->text(out->ctx, index, text, len);
+
+  return rc ? pc__lm_refused(err, who, rc, "text") : PC_OK;
+}
+
+int pc__lm_send_usage(const pc_lm_sink *out, const char *who,
+                      int64_t prompt_tokens, int64_t completion_tokens,
+                      pc_error *err)
+{
+  int rc;
+
+  if (!out->usage || (prompt_tokens < 0 && completion_tokens < 0))
+    return PC_OK;
+  rc = out->usage(out->ctx, prompt_tokens, completion_tokens);
+  return rc ? pc__lm_refused(err, who, rc, "usage") : PC_OK;
+}
+
+int pc__lm_send_record(const pc_lm_sink *out, const char *who,
+                       const char *model, const char *key,
+                       const char *value, const char *request_id,
+                       const char *finish, pc_error *err)
+{
+  const char *keys[4] = {"model", key, "request_id", "finish_reason"};
+  const char *vals[4] = {model, key ? value : NULL, request_id, finish};
+  size_t i;
+  int rc;
+
+  if (!out->meta)
+    return PC_OK;
+  for (i = 0; i < 4; i++)
+    if (vals[i] && vals[i][0] &&
+        (rc = out->meta(out->ctx, keys[i], vals[i], strlen(vals[i]))))
+      return pc__lm_refused(err, who, rc, "metadata");
+  return PC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The plugin and its instances.                                            */
+
+int pc__lm_plugin_init(const pc_host_api *host, const char *who,
+                       void **state, pc_error *err)
+{
+  pc__lm_host *h;
+  int rc;
+
+  *state = NULL;
+  if (!host || !PC_HAS_FIELD(host, pc_host_api, get_host_interface) ||
+      !host->alloc || !host->free)
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: the host table is "
+                        "missing or too short", who);
+  h = host->alloc(host->ctx, sizeof(*h));
+  if (!h)
+    return pc__lm_nomem(err, who);
+  rc = pc__lm_host_init(host, who, h, err);
+  if (rc) {
+    host->free(host->ctx, h);
+    return rc;
+  }
+  *state = h;
+  return PC_OK;
+}
+
+void pc__lm_plugin_fini(void *state)
+{
+  pc__lm_host *h = state;
+
+  if (h)
+    h->host->free(h->host->ctx, h);
+}
+
+const void *pc__lm_plugin_iface(const pc_lm_provider_iface *iface,
+                                const char *iface_id, uint32_t *iface_size)
+{
+  if (!iface_id || strcmp(iface_id, PC_IFACE_LM_PROVIDER))
+    return NULL;
+  if (iface_size)
+    *iface_size = (uint32_t)sizeof(*iface);
+  return iface;
+}
+
+int pc__lm_inst_new(void *plugin_state, const pc__lm_inst_spec *spec,
+                    const char *config_json, size_t len, void **inst,
+                    pc_error *err)
+{
+  const pc__lm_host *h = plugin_state;
+  pc__lm_inst *base;
+  pc_json *obj = NULL;
+  int rc;
+
+  *inst = NULL;
+  base = h->host->alloc(h->host->ctx, spec->size);
+  if (!base)
+    return pc__lm_nomem(err, spec->who);
+  memset(base, 0, spec->size);
+  base->h = h;
+  base->who = spec->who;
+  rc = pc__lm_conf_read(h, spec->who, config_json, len,
+                        spec->default_base_url, 1, spec->extra, &base->conf,
+                        &obj, err);
+  if (rc) {
+    h->host->free(h->host->ctx, base);
+    return rc;
+  }
+  if (spec->own)
+    rc = spec->own(base, obj, err);
+  h->json->free(h->host->ctx, obj);
+  if (rc) {
+    spec->destroy(base);
+    return rc;
+  }
+  *inst = base;
+  return PC_OK;
+}
+
+void pc__lm_inst_free(void *inst)
+{
+  pc__lm_inst *base = inst;
+  const pc_host_api *host;
+
+  if (!base)
+    return;
+  host = base->h->host;
+  pc__lm_conf_free(base->h, &base->conf);
+  host->free(host->ctx, base->identity);
+  host->free(host->ctx, base);
+}
+
+int pc__lm_inst_identity(void *inst, const pc_text_sink *out, pc_error *err)
+{
+  const pc__lm_inst *base = inst;
+  const char *id;
+  int rc;
+
+  if (!base || !out || !out->write)
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: identity: no instance "
+                        "or sink", base ? base->who : "lm");
+  id = base->identity ? base->identity : base->conf.model;
+  rc = out->write(out->ctx, id, strlen(id));
+  return rc ? pc__lm_refused(err, base->who, rc, "identity") : PC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* complete()                                                               */
+
+/* The v1.0 sizes of the structs the host passes in. */
+#define REQUEST_V1_SIZE \
+  (offsetof(pc_lm_request, rollout_id) + sizeof(const char *))
+#define SINK_V1_SIZE \
+  (offsetof(pc_lm_sink, meta) + sizeof(void (*)(void)))
+
+/* A header value: printable, one line. */
+static int header_value_ok(const char *s)
+{
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return 0;
+  return 1;
+}
+
+int pc__lm_call_check(const void *inst, const char *who,
+                      const pc_lm_request *req, const pc_lm_sink *out,
+                      pc_error *err)
+{
+  if (!inst || !req || req->hdr.struct_size < REQUEST_V1_SIZE || !out ||
+      out->hdr.struct_size < SINK_V1_SIZE || !out->text ||
+      (req->n_messages && (!req->messages ||
+                           req->message_size < sizeof(pc_message))))
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: complete: bad request "
+                        "or sink", who);
+  if (req->rollout_id && !header_value_ok(req->rollout_id))
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: complete: the rollout "
+                        "id holds control characters", who);
+  return PC_OK;
+}
+
+int pc__lm_call_streams(const pc__lm_inst *inst, const pc_lm_request *req)
+{
+  return inst->conf.stream || (req->flags & PC_LM_STREAM);
+}
+
+size_t pc__lm_call_headers(const pc_lm_request *req, uint32_t index,
+                           const char **out, char choice[24])
+{
+  size_t n = 0;
+
+  if (req->rollout_id && req->rollout_id[0]) {
+    out[n++] = PC__LM_ROLLOUT_HEADER;
+    out[n++] = req->rollout_id;
+  }
+  if (index > 0) {
+    snprintf(choice, 24, "%u", (unsigned)index);
+    out[n++] = PC__LM_CHOICE_HEADER;
+    out[n++] = choice;
+  }
+  out[n] = NULL;
+  return n;
+}
+
+void pc__lm_result_init(pc__lm_result *r, const pc__lm_host *h)
+{
+  memset(r, 0, sizeof(*r));
+  pc__lm_buf_init(&r->text, h);
+  r->prompt_tokens = -1;
+  r->completion_tokens = -1;
+}
+
+void pc__lm_result_free(pc__lm_result *r)
+{
+  pc__lm_buf_free(&r->text);
+}
+
+int pc__lm_result_text(pc__lm_result *r, const char *who, const char *text,
+                       size_t len, pc__lm_delta_fn on_delta, void *delta_ctx,
+                       pc_error *err)
+{
+  int rc;
+
+  if (!len)
+    return PC_OK;
+  if (pc__lm_buf_put(&r->text, text, len))
+    return pc__lm_nomem(err, who);
+  if (on_delta && (rc = on_delta(delta_ctx, text, len)))
+    return pc__lm_refused(err, who, rc, "streamed text");
+  return PC_OK;
+}
+
+void pc__lm_stream_init(void *s, size_t size, const pc__lm_host *h,
+                        pc__lm_result *r, pc__lm_delta_fn on_delta,
+                        void *delta_ctx, pc_error *err)
+{
+  pc__lm_stream *b = s;
+
+  memset(s, 0, size);
+  b->h = h;
+  b->r = r;
+  b->on_delta = on_delta;
+  b->delta_ctx = delta_ctx;
+  b->err = err;
+  b->rc = PC_OK;
+}
+
+/* One request of pc__lm_complete_each. */
+typedef struct each {
+  const pc__lm_inst *inst;
+  const pc__lm_wire *wire;
+  const pc_lm_request *req;
+  const pc_lm_sink *out;
+  pc_call *call;
+  const char *const *fixed;
+  const char *body;
+  size_t body_len;
+  int stream;
+  void *st;
+} each;
+
+/* Where a streamed piece goes: the sink's delta for one choice. */
+typedef struct each_delta {
+  const pc_lm_sink *out;
+  uint32_t index;
+} each_delta;
+
+static int each_on_delta(void *ctx, const char *text, size_t len)
+{
+  each_delta *d = ctx;
+
+  return d->out->delta ? d->out->delta(d->out->ctx, d->index, text, len)
+                       : 0;
+}
+
+/* Request `index`: its reply read into r and the request id kept. */
+static int each_one(const each *e, uint32_t index, pc__lm_result *r,
+                    char *request_id, size_t cap, pc_error *err)
+{
+  const pc__lm_inst *inst = e->inst;
+  const pc__lm_wire *w = e->wire;
+  const char *headers[7];
+  char choice[24];
+  pc__lm_reply reply;
+  pc__lm_stream *st = e->st;
+  each_delta d;
+  size_t nh = 0;
+  int rc;
+
+  if (e->fixed && e->fixed[0]) {
+    headers[nh++] = e->fixed[0];
+    headers[nh++] = e->fixed[1];
+  }
+  pc__lm_call_headers(e->req, index, headers + nh, choice);
+  d.out = e->out;
+  d.index = index;
+  pc__lm_reply_init(&reply, inst->h);
+  w->stream_init(st, inst->h, r, each_on_delta, &d, err);
+  rc = pc__lm_fetch(inst->h, w->who, &inst->conf, w->path, headers,
+                    w->auth_header, w->auth_prefix, e->body, e->body_len,
+                    e->stream ? w->stream_line : NULL, st, e->call, &reply,
+                    err);
+  /* A line handler's own failure is the root cause. */
+  if (st->rc)
+    rc = st->rc;
+  if (!rc)
+    rc = e->stream ? w->stream_end(st)
+                   : w->parse(inst->h, reply.body.data, reply.body.len, r,
+                              err);
+  if (!rc)
+    pc__lm_copy(request_id, cap,
+                reply.request_id[0] ? reply.request_id : r->id);
+  if (w->stream_free)
+    w->stream_free(st);
+  pc__lm_reply_free(&reply);
+  return rc;
+}
+
+/* params.n: how many requests to make. */
+static int each_count(const pc__lm_host *h, const char *who,
+                      const pc_json *params, int64_t *n, pc_error *err)
+{
+  const pc_json *v = pc__lm_member(h, params, "n");
+
+  *n = 1;
+  if (!v)
+    return PC_OK;
+  if (h->json->type(v) != PC_JSON_INT || h->json->get_int(v) < 1 ||
+      h->json->get_int(v) > PC__LM_MAX_N)
+    return pc__lm_error(err, PC_E_INVALID_ARG, "%s: params.n must be an "
+                        "integer from 1 to %d", who, PC__LM_MAX_N);
+  *n = h->json->get_int(v);
+  return PC_OK;
+}
+
+int pc__lm_complete_each(const pc__lm_inst *inst, const pc__lm_wire *wire,
+                         const pc_lm_request *req, const pc_lm_sink *out,
+                         pc_call *call, const char *const *fixed,
+                         const char *meta_key, const char *meta_value,
+                         void *st, pc_error *err)
+{
+  const pc__lm_host *h = inst->h;
+  const char *who = wire->who;
+  pc_json *params = NULL;
+  char *body = NULL;
+  char request_id[128];
+  pc__lm_result r;
+  each e;
+  int64_t n = 1, i, in_tokens = 0, out_tokens = 0;
+  int rc, have_usage = 0;
+
+  pc__lm_result_init(&r, h);
+  memset(&e, 0, sizeof(e));
+  e.inst = inst;
+  e.wire = wire;
+  e.req = req;
+  e.out = out;
+  e.call = call;
+  e.fixed = fixed;
+  e.stream = pc__lm_call_streams(inst, req);
+  e.st = st;
+  if ((rc = pc__lm_params(h, who, req, &params, err)) ||
+      (rc = each_count(h, who, params, &n, err)) ||
+      (rc = wire->body(inst, req, params, e.stream, &body, &e.body_len,
+                       err)))
+    goto out;
+  e.body = body;
+  /* The API has no n: one request per choice, told apart by a header. */
+  for (i = 0; i < n; i++) {
+    if (h->host->is_cancelled(h->host->ctx, call)) {
+      rc = pc__lm_error(err, PC_E_CANCELLED, "%s: cancelled", who);
+      goto out;
+    }
+    pc__lm_result_free(&r);
+    pc__lm_result_init(&r, h);
+    if ((rc = each_one(&e, (uint32_t)i, &r, request_id, sizeof(request_id),
+                       err)) ||
+        (rc = pc__lm_send_text(out, who, (uint32_t)i, r.text.data,
+                               r.text.len, err)))
+      goto out;
+    if (r.prompt_tokens >= 0 || r.completion_tokens >= 0)
+      have_usage = 1;
+    in_tokens += r.prompt_tokens > 0 ? r.prompt_tokens : 0;
+    out_tokens += r.completion_tokens > 0 ? r.completion_tokens : 0;
+    if (i == 0 &&
+        (rc = pc__lm_send_record(out, who, r.model, meta_key, meta_value,
+                                 request_id, r.finish, err)))
+      goto out;
+  }
+  if (have_usage)
+    rc = pc__lm_send_usage(out, who, in_tokens, out_tokens, err);
+
+out:
+  pc__lm_result_free(&r);
+  h->host->free(h->host->ctx, body);
+  h->json->free(h->host->ctx, params);
   return rc;
 }

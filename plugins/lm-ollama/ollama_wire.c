@@ -13,104 +13,13 @@
 /* How much of the model list an error message shows. */
 #define MAX_NAMES_SHOWN 120
 
-/* ------------------------------------------------------------------------ */
-/* Small helpers.                                                           */
-
 static int oom(pc_error *err)
 {
-  return pc__lm_error(err, PC_E_NOMEM, WHO ": out of memory");
-}
-
-/* Set obj[key] = value, taking value over; NULL value is out of memory. */
-static int put(const pc__lm_host *h, pc_json *obj, const char *key,
-               pc_json *value)
-{
-  if (!value)
-    return PC_E_NOMEM;
-  return h->json->object_set(h->host->ctx, obj, key, value) ? PC_E_NOMEM
-                                                             : PC_OK;
-}
-
-static pc_json *new_str(const pc__lm_host *h, const char *s)
-{
-  return h->json->new_string(h->host->ctx, s, strlen(s));
-}
-
-/* The value of `key` in `o`, or NULL when absent or JSON null. */
-static const pc_json *member(const pc__lm_host *h, const pc_json *o,
-                             const char *key)
-{
-  const pc_json *v = o ? h->json->object_get(o, key) : NULL;
-
-  return v && h->json->type(v) != PC_JSON_NULL ? v : NULL;
-}
-
-static void copy_str(char *dst, size_t cap, const char *s)
-{
-  snprintf(dst, cap, "%s", s ? s : "");
+  return pc__lm_nomem(err, WHO);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The request body.                                                        */
-
-/* Copy params[key] into opts[name] when present: a number (or an integer
- * when `integer`). */
-static int put_option(const pc__lm_host *h, pc_json *opts,
-                      const pc_json *params, const char *key,
-                      const char *name, int integer, pc_error *err)
-{
-  const pc_json *v = member(h, params, key);
-  int32_t t;
-
-  if (!v)
-    return PC_OK;
-  t = h->json->type(v);
-  if (t != PC_JSON_INT && (integer || t != PC_JSON_DOUBLE))
-    return pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params.%s must be "
-                        "%s", key, integer ? "an integer" : "a number");
-  if (put(h, opts, name, h->json->copy(h->host->ctx, v)))
-    return oom(err);
-  return PC_OK;
-}
-
-/* "stop": a string or an array of strings, sent as an array. */
-static int put_stop(const pc__lm_host *h, pc_json *opts,
-                    const pc_json *params, pc_error *err)
-{
-  const pc_json_api *js = h->json;
-  const pc_json *v = member(h, params, "stop");
-  pc_json *arr;
-  size_t i, n;
-
-  if (!v)
-    return PC_OK;
-  if (js->type(v) == PC_JSON_STRING) {
-    size_t len = 0;
-    const char *s = js->get_string(v, &len);
-
-    arr = js->new_array(h->host->ctx);
-    if (!arr || js->array_append(h->host->ctx, arr,
-                                 js->new_string(h->host->ctx, s, len))) {
-      js->free(h->host->ctx, arr);
-      return oom(err);
-    }
-  } else {
-    if (js->type(v) != PC_JSON_ARRAY)
-      goto bad;
-    n = js->array_len(v);
-    for (i = 0; i < n; i++)
-      if (js->type(js->array_get(v, i)) != PC_JSON_STRING)
-        goto bad;
-    arr = js->copy(h->host->ctx, v);
-  }
-  if (put(h, opts, "stop", arr))
-    return oom(err);
-  return PC_OK;
-
-bad:
-  return pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params.stop must be a "
-                      "string or an array of strings");
-}
 
 /* "options": the sampling settings params holds; absent when none. */
 static int put_options(const pc__lm_host *h, pc_json *body,
@@ -121,14 +30,17 @@ static int put_options(const pc__lm_host *h, pc_json *body,
 
   if (!opts)
     return oom(err);
-  if ((rc = put_option(h, opts, params, "temperature", "temperature", 0,
-                       err)) ||
-      (rc = put_option(h, opts, params, "top_p", "top_p", 0, err)) ||
-      (rc = put_option(h, opts, params, "top_k", "top_k", 1, err)) ||
-      (rc = put_option(h, opts, params, "seed", "seed", 1, err)) ||
-      (rc = put_stop(h, opts, params, err)) ||
-      (rc = put_option(h, opts, params, "max_tokens", "num_predict", 1,
-                       err))) {
+  if ((rc = pc__lm_put_number(h, WHO, opts, params, "temperature",
+                              "temperature", 0, err)) ||
+      (rc = pc__lm_put_number(h, WHO, opts, params, "top_p", "top_p", 0,
+                              err)) ||
+      (rc = pc__lm_put_number(h, WHO, opts, params, "top_k", "top_k", 1,
+                              err)) ||
+      (rc = pc__lm_put_number(h, WHO, opts, params, "seed", "seed", 1,
+                              err)) ||
+      (rc = pc__lm_put_stop(h, WHO, opts, params, "stop", err)) ||
+      (rc = pc__lm_put_number(h, WHO, opts, params, "max_tokens",
+                              "num_predict", 1, err))) {
     h->json->free(h->host->ctx, opts);
     return rc;
   }
@@ -136,7 +48,7 @@ static int put_options(const pc__lm_host *h, pc_json *body,
     h->json->free(h->host->ctx, opts);
     return PC_OK;
   }
-  return put(h, body, "options", opts) ? oom(err) : PC_OK;
+  return pc__lm_put(h, body, "options", opts) ? oom(err) : PC_OK;
 }
 
 /* "format" from response_format: "json" for json_object, the schema for
@@ -144,7 +56,7 @@ static int put_options(const pc__lm_host *h, pc_json *body,
 static int put_format(const pc__lm_host *h, pc_json *body,
                       const pc_json *params, pc_error *err)
 {
-  const pc_json *rf = member(h, params, "response_format"), *schema;
+  const pc_json *rf = pc__lm_member(h, params, "response_format"), *schema;
   const char *type;
 
   if (!rf)
@@ -155,15 +67,15 @@ static int put_format(const pc__lm_host *h, pc_json *body,
                         "response_format must be an object with a "
                         "\"type\"");
   if (!strcmp(type, "json_object"))
-    return put(h, body, "format", new_str(h, "json")) ? oom(err) : PC_OK;
+    return pc__lm_put_str(h, body, "format", "json") ? oom(err) : PC_OK;
   if (strcmp(type, "json_schema"))
     return PC_OK;
-  schema = member(h, member(h, rf, "json_schema"), "schema");
+  schema = pc__lm_member(h, pc__lm_member(h, rf, "json_schema"), "schema");
   if (!schema || h->json->type(schema) != PC_JSON_OBJECT)
     return pc__lm_error(err, PC_E_INVALID_ARG, WHO ": params."
                         "response_format.json_schema.schema must be an "
                         "object");
-  return put(h, body, "format", h->json->copy(h->host->ctx, schema))
+  return pc__lm_put(h, body, "format", h->json->copy(h->host->ctx, schema))
     ? oom(err) : PC_OK;
 }
 
@@ -178,46 +90,27 @@ int pc__ol_body(const pc__lm_host *h, const pc__ol_opts *o,
 
   *out = NULL;
   *len = 0;
-  if (!body || put(h, body, "model", new_str(h, o->model)) ||
-      put(h, body, "messages", pc__lm_messages_json(h, req, NULL)) ||
-      put(h, body, "stream", js->new_bool(ctx, o->stream ? 1 : 0)))
+  if (!body || pc__lm_put_str(h, body, "model", o->model) ||
+      pc__lm_put(h, body, "messages", pc__lm_messages_json(h, req, NULL)) ||
+      pc__lm_put(h, body, "stream", js->new_bool(ctx, o->stream ? 1 : 0)))
     goto nomem;
   if ((rc = put_options(h, body, params, err)) ||
       (rc = put_format(h, body, params, err)))
     goto out;
-  if (o->keep_alive && put(h, body, "keep_alive", new_str(h, o->keep_alive)))
+  if (o->keep_alive && pc__lm_put_str(h, body, "keep_alive", o->keep_alive))
     goto nomem;
-  if (js->to_text(ctx, body, PC_JSON_TEXT_COMPACT, out, len))
-    goto nomem;
-  rc = PC_OK;
+  rc = pc__lm_json_text(h, WHO, body, out, len, err);
   goto out;
 
 nomem:
   rc = oom(err);
 out:
   js->free(ctx, body);
-  if (rc) {
-    *out = NULL;
-    *len = 0;
-  }
   return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Replies and streams.                                                     */
-
-void pc__ol_result_init(pc__ol_result *r, const pc__lm_host *h)
-{
-  memset(r, 0, sizeof(*r));
-  pc__lm_buf_init(&r->text, h);
-  r->prompt_tokens = -1;
-  r->completion_tokens = -1;
-}
-
-void pc__ol_result_free(pc__ol_result *r)
-{
-  pc__lm_buf_free(&r->text);
-}
 
 /*
  * Read one reply object (a whole reply, or one stream line) into `r`:
@@ -226,12 +119,14 @@ void pc__ol_result_free(pc__ol_result *r)
  * message.content an error (a whole reply must have one).
  */
 static int read_object(const pc__lm_host *h, const pc_json *o,
-                       pc__ol_result *r, int need_content,
-                       pc__ol_delta_fn on_delta, void *delta_ctx,
+                       pc__lm_result *r, int need_content,
+                       pc__lm_delta_fn on_delta, void *delta_ctx,
                        const char *where, pc_error *err)
 {
   const pc_json_api *js = h->json;
-  const pc_json *c = member(h, member(h, o, "message"), "content"), *v;
+  const pc_json *c = pc__lm_member(h, pc__lm_member(h, o, "message"),
+                                   "content");
+  const pc_json *v;
   const char *e = pc__lm_str(h, o, "error"), *s;
   size_t len = 0;
   int rc;
@@ -244,98 +139,79 @@ static int read_object(const pc__lm_host *h, const pc_json *o,
     return pc__lm_error(err, PC_E_PROVIDER, WHO ": %s: no message.content "
                         "string", where);
   if (pc__lm_str(h, o, "model"))
-    copy_str(r->model, sizeof(r->model), pc__lm_str(h, o, "model"));
-  if (c && (s = js->get_string(c, &len)) && len) {
-    if (pc__lm_buf_put(&r->text, s, len))
-      return oom(err);
-    if (on_delta && (rc = on_delta(delta_ctx, s, len)))
-      return pc__lm_refused(err, WHO, rc, "streamed text");
-  }
-  if ((v = member(h, o, "done")) && js->type(v) == PC_JSON_BOOL &&
+    pc__lm_copy(r->model, sizeof(r->model), pc__lm_str(h, o, "model"));
+  if (c && (s = js->get_string(c, &len)) &&
+      (rc = pc__lm_result_text(r, WHO, s, len, on_delta, delta_ctx, err)))
+    return rc;
+  if ((v = pc__lm_member(h, o, "done")) && js->type(v) == PC_JSON_BOOL &&
       js->get_bool(v)) {
     r->done = 1;
     if (pc__lm_str(h, o, "done_reason"))
-      copy_str(r->done_reason, sizeof(r->done_reason),
-               pc__lm_str(h, o, "done_reason"));
-    if ((v = member(h, o, "prompt_eval_count")) &&
+      pc__lm_copy(r->finish, sizeof(r->finish),
+                  pc__lm_str(h, o, "done_reason"));
+    if ((v = pc__lm_member(h, o, "prompt_eval_count")) &&
         js->type(v) == PC_JSON_INT)
       r->prompt_tokens = js->get_int(v);
-    if ((v = member(h, o, "eval_count")) && js->type(v) == PC_JSON_INT)
+    if ((v = pc__lm_member(h, o, "eval_count")) && js->type(v) == PC_JSON_INT)
       r->completion_tokens = js->get_int(v);
   }
   return PC_OK;
 }
 
 int pc__ol_reply_parse(const pc__lm_host *h, const char *body, size_t len,
-                       pc__ol_result *r, pc_error *err)
+                       pc__lm_result *r, pc_error *err)
 {
   pc_json *o = NULL;
-  pc_error perr = PC_ERROR_INIT;
-  int rc;
+  int rc = pc__lm_parse_object(h, WHO, "the reply", body, len, &o, err);
 
-  if (h->json->parse(h->host->ctx, body ? body : "", len,
-                     PC_JSON_PARSE_STRICT, &o, &perr) ||
-      h->json->type(o) != PC_JSON_OBJECT)
-    rc = perr.code == PC_E_NOMEM
-      ? oom(err)
-      : pc__lm_error(err, PC_E_PROVIDER, WHO ": the reply is not a JSON "
-                     "object");
-  else
+  if (!rc)
     rc = read_object(h, o, r, 1, NULL, NULL, "reply", err);
   h->json->free(h->host->ctx, o);
   return rc;
 }
 
-void pc__ol_stream_init(pc__ol_stream *s, const pc__lm_host *h,
-                        pc__ol_result *r, pc__ol_delta_fn on_delta,
-                        void *delta_ctx, pc_error *err)
+void pc__ol_stream_init(void *s, const pc__lm_host *h, pc__lm_result *r,
+                        pc__lm_delta_fn on_delta, void *delta_ctx,
+                        pc_error *err)
 {
-  memset(s, 0, sizeof(*s));
-  s->h = h;
-  s->r = r;
-  s->on_delta = on_delta;
-  s->delta_ctx = delta_ctx;
-  s->err = err;
+  pc__lm_stream_init(s, sizeof(pc__ol_stream), h, r, on_delta, delta_ctx,
+                     err);
 }
 
 int pc__ol_stream_line(void *ctx, const char *line, size_t len)
 {
   pc__ol_stream *s = ctx;
+  pc__lm_stream *b = &s->base;
   pc_json *o = NULL;
-  pc_error perr = PC_ERROR_INIT;
   char where[40];
   size_t i;
 
-  if (s->rc)
-    return s->rc;
+  if (b->rc)
+    return b->rc;
   s->lines++;
   for (i = 0; i < len; i++)
     if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
       break;
-  if (i == len || s->r->done)
+  if (i == len || b->r->done)
     return PC_OK;  /* a blank line, or anything after the last one */
   snprintf(where, sizeof(where), "stream line %llu",
            (unsigned long long)s->lines);
-  if (s->h->json->parse(s->h->host->ctx, line, len, PC_JSON_PARSE_STRICT,
-                        &o, &perr) ||
-      s->h->json->type(o) != PC_JSON_OBJECT)
-    s->rc = perr.code == PC_E_NOMEM
-      ? oom(s->err)
-      : pc__lm_error(s->err, PC_E_PROVIDER, WHO ": %s is not a JSON "
-                     "object", where);
-  else
-    s->rc = read_object(s->h, o, s->r, 0, s->on_delta, s->delta_ctx, where,
-                        s->err);
-  s->h->json->free(s->h->host->ctx, o);
-  return s->rc;
+  b->rc = pc__lm_parse_object(b->h, WHO, where, line, len, &o, b->err);
+  if (!b->rc)
+    b->rc = read_object(b->h, o, b->r, 0, b->on_delta, b->delta_ctx, where,
+                        b->err);
+  b->h->json->free(b->h->host->ctx, o);
+  return b->rc;
 }
 
-int pc__ol_stream_end(pc__ol_stream *s)
+int pc__ol_stream_end(void *st)
 {
-  if (!s->rc && !s->r->done)
-    s->rc = pc__lm_error(s->err, PC_E_PROVIDER, WHO ": the stream ended "
+  pc__lm_stream *b = &((pc__ol_stream *)st)->base;
+
+  if (!b->rc && !b->r->done)
+    b->rc = pc__lm_error(b->err, PC_E_PROVIDER, WHO ": the stream ended "
                          "before a \"done\": true line");
-  return s->rc;
+  return b->rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -401,7 +277,7 @@ int pc__ol_tags_find(const pc__lm_host *h, const char *body, size_t len,
   *digest = NULL;
   if (js->parse(h->host->ctx, body ? body : "", len, PC_JSON_PARSE_STRICT,
                 &o, &perr) || js->type(o) != PC_JSON_OBJECT ||
-      !(models = member(h, o, "models")) ||
+      !(models = pc__lm_member(h, o, "models")) ||
       js->type(models) != PC_JSON_ARRAY) {
     rc = perr.code == PC_E_NOMEM
       ? oom(err)
@@ -432,16 +308,8 @@ int pc__ol_tags_find(const pc__lm_host *h, const char *body, size_t len,
     goto out;
   }
   d = pc__lm_str(h, found, "digest");
-  if (d && d[0]) {
-    size_t dn = strlen(d) + 1;
-
-    *digest = h->host->alloc(h->host->ctx, dn);
-    if (!*digest) {
-      rc = oom(err);
-      goto out;
-    }
-    memcpy(*digest, d, dn);
-  }
+  if (d && d[0] && !(*digest = pc__lm_strndup(h, d, strlen(d))))
+    rc = oom(err);
 
 out:
   js->free(h->host->ctx, o);

@@ -2,7 +2,8 @@
  * ollama_wire.h - the wire format of Ollama's native API: the /api/chat
  * request body, its reply and NDJSON stream, and the /api/tags model list,
  * kept apart from the HTTP exchange so each can be tested alone
- * (docs/providers-ollama.md).
+ * (docs/providers-ollama.md). Replies are read into the pc__lm_result of
+ * lm-common, which drives the requests (pc__lm_complete_each).
  *
  * Plugin-internal (pc__ol_ names). Memory comes from the host allocator.
  */
@@ -40,57 +41,40 @@ int pc__ol_body(const pc__lm_host *h, const pc__ol_opts *o,
                 const pc_lm_request *req, const pc_json *params,
                 char **out, size_t *len, pc_error *err);
 
-/* One reply, whole or assembled from a stream. */
-typedef struct pc__ol_result {
-  pc__lm_buf text;           /* owned: message.content */
-  int64_t prompt_tokens;     /* prompt_eval_count; -1 when not given */
-  int64_t completion_tokens; /* eval_count; -1 when not given */
-  char model[256];           /* the model as served; "" if not given */
-  char done_reason[64];      /* "stop", "length", ...; "" if none */
-  int done;                  /* a line with "done": true was read */
-} pc__ol_result;
-
-void pc__ol_result_init(pc__ol_result *r, const pc__lm_host *h);
-/* Release the text; the struct can be initialised again. */
-void pc__ol_result_free(pc__ol_result *r);
-
 /*
  * pc__ol_reply_parse - read a 2xx /api/chat body into `r` (initialised by
- * the caller). A body that is not a JSON object, holds {"error": ...} or
- * has no message.content string is PC_E_PROVIDER (the host retries it).
- * `body` is borrowed.
+ * the caller with pc__lm_result_init): message.content into r->text,
+ * prompt_eval_count and eval_count as the prompt and completion tokens,
+ * "model", and with "done": true r->done and done_reason as r->finish. A
+ * body that is not a JSON object, holds {"error": ...} or has no
+ * message.content string is PC_E_PROVIDER (the host retries it). `body`
+ * is borrowed. A pc__lm_wire parse.
  */
 int pc__ol_reply_parse(const pc__lm_host *h, const char *body, size_t len,
-                       pc__ol_result *r, pc_error *err);
-
-/* Receives each streamed piece of text; non-zero stops the stream. */
-typedef int (*pc__ol_delta_fn)(void *ctx, const char *text, size_t len);
+                       pc__lm_result *r, pc_error *err);
 
 /*
- * An NDJSON stream being read: one JSON object a line, each with a piece
- * of message.content; the line with "done": true carries the counts and
- * done_reason. Feed it lines with pc__ol_stream_line (a pc__lm_line_fn),
- * then call pc__ol_stream_end.
+ * An NDJSON stream being read into a pc__lm_result: one JSON object a
+ * line, each with a piece of message.content; the line with "done": true
+ * carries the counts and done_reason. Feed it lines with
+ * pc__ol_stream_line (a pc__lm_line_fn), then call pc__ol_stream_end. The
+ * functions taking `void *s` take a pc__ol_stream (they fill the stream
+ * slots of a pc__lm_wire); it holds no memory of its own.
  */
 typedef struct pc__ol_stream {
-  const pc__lm_host *h;     /* borrowed */
-  pc__ol_result *r;         /* borrowed: filled as lines arrive */
-  pc__ol_delta_fn on_delta; /* may be NULL */
-  void *delta_ctx;
-  pc_error *err;            /* borrowed: where a failure is described */
+  pc__lm_stream base;       /* first: result, on_delta, err, rc */
   uint64_t lines;           /* lines read, for messages */
-  int rc;                   /* the first failure; later lines are refused */
 } pc__ol_stream;
 
-void pc__ol_stream_init(pc__ol_stream *s, const pc__lm_host *h,
-                        pc__ol_result *r, pc__ol_delta_fn on_delta,
-                        void *delta_ctx, pc_error *err);
+void pc__ol_stream_init(void *s, const pc__lm_host *h, pc__lm_result *r,
+                        pc__lm_delta_fn on_delta, void *delta_ctx,
+                        pc_error *err);
 /* One line without its line end; `ctx` is the pc__ol_stream. Blank lines
  * are skipped; a line that is not a JSON object, or an {"error": ...}
  * line, is PC_E_PROVIDER. */
 int pc__ol_stream_line(void *ctx, const char *line, size_t len);
 /* The body ended: PC_E_PROVIDER when no "done": true line came. */
-int pc__ol_stream_end(pc__ol_stream *s);
+int pc__ol_stream_end(void *s);
 
 /*
  * pc__ol_tags_find - find `model` in a GET /api/tags body: an entry whose

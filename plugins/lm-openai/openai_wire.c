@@ -15,15 +15,7 @@ static const char *const own_members[] = {
 
 static int oom(pc_error *err)
 {
-  return pc__lm_error(err, PC_E_NOMEM, WHO ": out of memory");
-}
-
-/* Empty `b`, keeping its memory and its text NUL-terminated. */
-static void buf_clear(pc__lm_buf *b)
-{
-  b->len = 0;
-  if (b->cap)
-    b->data[0] = '\0';
+  return pc__lm_nomem(err, WHO);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -82,9 +74,7 @@ int pc__oai_body(const pc__lm_host *h, const char *model,
         js->object_set(ctx, body, "stream_options", opts))
       goto nomem;
   }
-  if (js->to_text(ctx, body, PC_JSON_TEXT_COMPACT, out, len))
-    goto nomem;
-  rc = PC_OK;
+  rc = pc__lm_json_text(h, WHO, body, out, len, err);
   goto out;
 
 nomem:
@@ -148,47 +138,17 @@ static int refusal_error(const char *text, size_t len, pc_error *err)
                       clean);
 }
 
-static int send_meta(const pc_lm_sink *sink, const char *key,
-                     const char *value, pc_error *err)
-{
-  int rc;
-
-  if (!sink->meta || !value || !*value)
-    return PC_OK;
-  rc = sink->meta(sink->ctx, key, value, strlen(value));
-  return rc ? pc__lm_refused(err, WHO, rc, "metadata") : PC_OK;
-}
-
-/* Usage (when any count is known), then the meta, in a fixed order. */
+/* Usage (when any count is known), then the record, in a fixed order. */
 static int send_tail(const pc_lm_sink *sink, int64_t prompt_tokens,
                      int64_t completion_tokens, const char *model,
                      const char *fingerprint, const char *request_id,
                      const char *finish, pc_error *err)
 {
-  int rc = PC_OK;
+  int rc = pc__lm_send_usage(sink, WHO, prompt_tokens, completion_tokens,
+                             err);
 
-  if (sink->usage && (prompt_tokens >= 0 || completion_tokens >= 0)) {
-    rc = sink->usage(sink->ctx, prompt_tokens, completion_tokens);
-    if (rc)
-      return pc__lm_refused(err, WHO, rc, "usage");
-  }
-  if (!rc)
-    rc = send_meta(sink, "model", model, err);
-  if (!rc)
-    rc = send_meta(sink, "system_fingerprint", fingerprint, err);
-  if (!rc)
-    rc = send_meta(sink, "request_id", request_id, err);
-  if (!rc)
-    rc = send_meta(sink, "finish_reason", finish, err);
-  return rc;
-}
-
-static int send_text(const pc_lm_sink *sink, size_t index, const char *text,
-                     size_t len, pc_error *err)
-{
-  int rc = sink->text(sink->ctx, (uint32_t)index, text, len);
-
-  return rc ? pc__lm_refused(err, WHO, rc, "text") : PC_OK;
+  return rc ? rc : pc__lm_send_record(sink, WHO, model, "system_fingerprint",
+                                      fingerprint, request_id, finish, err);
 }
 
 /* A count from a usage object, -1 when absent. */
@@ -324,16 +284,17 @@ int pc__oai_parse(const pc__lm_host *h, const char *body, size_t len,
   for (i = 0; !rc && i < n; i++) {
     const pc_json *c = js->array_get(choices, i);
 
-    buf_clear(&text);
+    pc__lm_buf_reset(&text);
     rc = read_choice(h, c, i, &index, &text, err);
     if (!rc && index == 0)
       finish = pc__lm_str(h, c, "finish_reason");
   }
   for (i = 0; !rc && i < n; i++) {
-    buf_clear(&text);
+    pc__lm_buf_reset(&text);
     rc = read_choice(h, js->array_get(choices, i), i, &index, &text, err);
     if (!rc)
-      rc = send_text(sink, (size_t)index, text.data, text.len, err);
+      rc = pc__lm_send_text(sink, WHO, (uint32_t)index, text.data,
+                            text.len, err);
   }
   if (rc)
     goto out;
@@ -421,7 +382,7 @@ static int keep_str(const pc__lm_host *h, const pc_json *o, const char *key,
 
   if (!s || !*s)
     return PC_OK;
-  buf_clear(b);
+  pc__lm_buf_reset(b);
   return pc__lm_buf_puts(b, s);
 }
 
@@ -565,8 +526,8 @@ int pc__oai_stream_finish(pc__oai_stream *s, const char *request_id)
       return refusal_error(ch->refusal.data, ch->refusal.len, s->err);
   }
   for (i = 0; !rc && i < s->n_choices; i++)
-    rc = send_text(s->sink, i, s->choices[i].text.data,
-                   s->choices[i].text.len, s->err);
+    rc = pc__lm_send_text(s->sink, WHO, (uint32_t)i, s->choices[i].text.data,
+                          s->choices[i].text.len, s->err);
   if (!rc)
     rc = send_tail(s->sink, s->prompt_tokens, s->completion_tokens,
                    s->model.data, s->fingerprint.data,

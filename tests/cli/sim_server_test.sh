@@ -320,6 +320,14 @@ assert not errors, errors
 s = json.loads(req(PORT, "GET", "/stats")[2])
 assert s["by_outcome"]["ok"] == 16 and s["in_flight"] == 0, s
 PY
+check "a request the sim refuses (no system message) is a 400, not a dropped connection" \
+  python3 - "$port" <<'PY'
+from simclient import *
+status, headers, body = req(PORT, "POST", "/v1/chat/completions",
+    json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+assert status == 400, (status, body)
+assert json.loads(body)["error"]["message"], body
+PY
 stop TERM plain
 
 # ---- latency ------------------------------------------------------------

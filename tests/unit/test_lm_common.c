@@ -8,117 +8,21 @@
 
 #include "harness.h"
 #include "host.h"
+#include "lm_fake_http.h"
 #include "promptc/plugin.h"
 #include "../../plugins/lm-common/lm_common.h"
 
 /* 2015-10-21 07:28:00 UTC in ms since the epoch. */
 #define OCT21_MS 1445412480000ull
 
-static pc__lm_host host_tables(void)
+/* The real tables with the scripted transport of lm_fake_http.c. */
+static pc__lm_host fake_tables(void)
 {
-  pc__lm_host h;
-  pc_error err = PC_ERROR_INIT;
+  pc__lm_host h = pcfake_tables();
 
-  CU_ASSERT_EQUAL_FATAL(pc__lm_host_init(pc_host_api_get(), "t", &h, &err),
-                        PC_OK);
+  h.http = &pcfake_http;
+  pcfake_reset();
   return h;
-}
-
-/* ------------------------------------------------------------------------ */
-/* A scripted transport: records the request, plays back one response.     */
-
-#define MAX_HEADERS 16
-#define MAX_CHUNKS 64
-
-static struct {
-  /* What the plugin sent. */
-  int calls;
-  char method[8];
-  char url[256];
-  char names[MAX_HEADERS][64];
-  char values[MAX_HEADERS][128];
-  size_t n_headers;
-  char secret_header[64];
-  char body[1024];
-  uint32_t flags;
-  int64_t connect_ms, total_ms;
-  /* What it gets back. */
-  int transport_rc;
-  int32_t status;
-  const char *resp_headers[2 * MAX_HEADERS + 1];  /* name, value, ..., NULL */
-  const char *chunks[MAX_CHUNKS + 1];             /* NULL-terminated */
-  int sink_rc;                                    /* what the sink said */
-} fake;
-
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-  snprintf(dst, cap, "%s", src ? src : "(null)");
-}
-
-static int fake_request(void *ctx, const pc_http_request *req,
-                        const pc_http_sink *sink, pc_call *call,
-                        pc_error *err)
-{
-  size_t i;
-  int rc;
-
-  (void)ctx;
-  (void)call;
-  fake.calls++;
-  copy_text(fake.method, sizeof(fake.method), req->method);
-  copy_text(fake.url, sizeof(fake.url), req->url);
-  fake.n_headers = 0;
-  for (i = 0; i < req->n_headers && i < MAX_HEADERS; i++) {
-    const pc_http_header *hd = (const pc_http_header *)(const void *)
-      ((const char *)req->headers + i * req->header_size);
-
-    copy_text(fake.names[i], sizeof(fake.names[i]), hd->name);
-    copy_text(fake.values[i], sizeof(fake.values[i]), hd->value);
-    fake.n_headers++;
-  }
-  copy_text(fake.secret_header, sizeof(fake.secret_header),
-            req->secret_header);
-  snprintf(fake.body, sizeof(fake.body), "%.*s", (int)req->body_len,
-           req->body ? req->body : "");
-  fake.flags = req->flags;
-  fake.connect_ms = req->connect_timeout_ms;
-  fake.total_ms = req->total_timeout_ms;
-  if (fake.transport_rc) {
-    snprintf(err->message, sizeof(err->message), "POST %s: connection "
-             "refused", req->url);
-    err->code = fake.transport_rc;
-    return fake.transport_rc;
-  }
-  rc = sink->on_status(sink->ctx, fake.status);
-  for (i = 0; !rc && fake.resp_headers[i]; i += 2)
-    rc = sink->on_header(sink->ctx, fake.resp_headers[i],
-                         strlen(fake.resp_headers[i]),
-                         fake.resp_headers[i + 1],
-                         strlen(fake.resp_headers[i + 1]));
-  for (i = 0; !rc && fake.chunks[i]; i++)
-    rc = sink->on_data(sink->ctx, fake.chunks[i], strlen(fake.chunks[i]));
-  fake.sink_rc = rc;
-  return rc;
-}
-
-static const pc_http_api fake_http = {
-  .hdr = PC_ABI_HEADER_INIT(pc_http_api),
-  .request = fake_request,
-};
-
-static void fake_reset(void)
-{
-  memset(&fake, 0, sizeof(fake));
-  fake.status = 200;
-}
-
-/* The value the plugin sent for header `name`, or NULL. */
-static const char *sent_header(const char *name)
-{
-  for (size_t i = 0; i < fake.n_headers; i++)
-    if (!strcmp(fake.names[i], name))
-      return fake.values[i];
-  return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -215,7 +119,7 @@ static void test_status_mapping_follows_the_table(void)
           "\"message\": \"Overloaded\"}}", PC_E_PROVIDER, 1},
     {418, "teapot", PC_E_PROVIDER, 1},
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
 
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     pc_error err = PC_ERROR_INIT;
@@ -232,7 +136,7 @@ static void test_status_mapping_follows_the_table(void)
 
 static void test_status_message_names_who_status_and_provider_text(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
 
   map(&h, 429, "{\"error\": {\"message\": \"Rate limit reached\", "
@@ -262,7 +166,7 @@ static void test_context_length_detected_from_message_or_code(void)
     "Context of the model\", \"code\": 400}",
     "{\"error\": \"the input exceeds the context window\"}",
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
 
   for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
@@ -279,7 +183,7 @@ static void test_context_length_detected_from_message_or_code(void)
 
 static void test_status_error_keeps_the_first_error(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
 
   pc__lm_error(&err, PC_E_IO, "earlier");
@@ -293,7 +197,7 @@ static void test_status_error_keeps_the_first_error(void)
 
 static void test_long_provider_message_is_cut_to_160_bytes(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   char body[1200], *p;
   size_t i;
@@ -349,7 +253,7 @@ static int conf(const pc__lm_host *h, const char *json, pc__lm_conf *c,
 
 static void test_conf_defaults(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc__lm_conf c;
 
@@ -367,7 +271,7 @@ static void test_conf_defaults(void)
 
 static void test_conf_reads_every_common_key(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc__lm_conf c;
   const char *json =
@@ -390,7 +294,7 @@ static void test_conf_reads_every_common_key(void)
 
 static void test_conf_unknown_key_is_named(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc__lm_conf c;
 
@@ -407,7 +311,7 @@ static void test_conf_literal_api_key_is_refused_without_echo(void)
     "sk-proj-PLANTEDsecret123", "env:", "file:", "ENV:X",
     "env:A sk-PLANTEDsecret123",
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   char json[128];
 
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -459,7 +363,7 @@ static void test_conf_bad_values_name_the_key(void)
     {"[1]", "expected a JSON object"},
     {"{\"model\": ", "config: offset"},
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
 
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     pc_error err = PC_ERROR_INIT;
@@ -476,7 +380,7 @@ static void test_conf_bad_values_name_the_key(void)
 static void test_conf_extra_keys_are_left_to_the_provider(void)
 {
   static const char *const extra[] = {"version", NULL};
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc__lm_conf c;
   pc_json *obj = NULL;
@@ -503,7 +407,7 @@ static void test_conf_extra_keys_are_left_to_the_provider(void)
 
 static void test_buf_is_always_a_string_and_capped(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc__lm_buf b;
   char *s;
 
@@ -557,7 +461,7 @@ static void test_lines_split_the_same_at_any_chunk_size(void)
 {
   const char *body = "data: {\"a\": 1}\r\n\r\ndata: two\n\n: c\nlast";
   const char *want = "data: {\"a\": 1}||data: two||: c|last|";
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   size_t n = strlen(body), size, off;
 
   for (size = 1; size <= n; size++) {
@@ -577,7 +481,7 @@ static void test_lines_split_the_same_at_any_chunk_size(void)
 
 static void test_lines_stop_when_the_callback_says_so(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   lines_seen seen = {{0}, 0, 2, 0};
   pc__lm_lines l;
 
@@ -599,7 +503,7 @@ static void test_messages_keep_order_and_skip_roles(void)
     {PC_ABI_HEADER_INIT(pc_message), "assistant", "yo", 2},
   };
   pc_lm_request req = {.hdr = PC_ABI_HEADER_INIT(pc_lm_request)};
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_json *arr;
   char *text = NULL;
   size_t len = 0;
@@ -620,7 +524,7 @@ static void test_messages_keep_order_and_skip_roles(void)
 static void test_params_default_to_an_empty_object(void)
 {
   pc_lm_request req = {.hdr = PC_ABI_HEADER_INIT(pc_lm_request)};
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc_json *p = NULL;
 
@@ -655,45 +559,43 @@ static pc__lm_conf exchange_conf(const pc__lm_host *h)
 static void test_exchange_sends_url_headers_and_secret_reference(void)
 {
   static const char *const hdrs[] = {"X-Promptc-Rollout", "r7", NULL};
-  pc__lm_host h = host_tables();
+  pc__lm_host h = fake_tables();
   pc__lm_conf c = exchange_conf(&h);
   pc_error err = PC_ERROR_INIT;
   pc__lm_reply r;
 
-  h.http = &fake_http;
-  fake_reset();
-  fake.resp_headers[0] = "x-request-id";
-  fake.resp_headers[1] = " req_123 ";
-  fake.chunks[0] = "{\"ok\":";
-  fake.chunks[1] = "true}";
+  pcfake_answer(0, 200, "x-request-id:  req_123 \n", "{\"ok\":true}", 6);
   pc__lm_reply_init(&r, &h);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/chat/completions",
                                   hdrs, "Authorization", "Bearer ",
                                   "{}", 2, NULL, NULL, NULL, &r, &err),
                   PC_OK);
-  PC_ASSERT_STR_EQ(fake.method, "POST");
-  PC_ASSERT_STR_EQ(fake.url, "http://127.0.0.1:9/v1/chat/completions");
-  PC_ASSERT_STR_EQ(fake.body, "{}");
-  PC_ASSERT_STR_EQ(sent_header("X-Extra"), "1");
-  PC_ASSERT_STR_EQ(sent_header("Content-Type"), "application/json");
-  PC_ASSERT_STR_EQ(sent_header("X-Promptc-Rollout"), "r7");
-  PC_ASSERT_STR_EQ(sent_header("Authorization"), "Bearer env:OPENAI_API_KEY");
-  PC_ASSERT_STR_EQ(fake.secret_header, "Authorization");
-  CU_ASSERT_EQUAL(fake.n_headers, 4);
-  CU_ASSERT_EQUAL(fake.flags, 0);
-  CU_ASSERT_EQUAL(fake.total_ms, 30000);
-  CU_ASSERT_EQUAL(fake.connect_ms, 10000);
+  CU_ASSERT_EQUAL_FATAL(pcfake.n_seen, 1);
+  PC_ASSERT_STR_EQ(pcfake_method(0), "POST");
+  PC_ASSERT_STR_EQ(pcfake_url(0),
+                   "http://127.0.0.1:9/v1/chat/completions");
+  PC_ASSERT_STR_EQ(pcfake_body(0), "{}");
+  CU_ASSERT(pcfake_sent(0, "X-Extra: 1"));
+  CU_ASSERT(pcfake_sent(0, "Content-Type: application/json"));
+  CU_ASSERT(pcfake_sent(0, "X-Promptc-Rollout: r7"));
+  CU_ASSERT(pcfake_sent(0, "Authorization: Bearer env:OPENAI_API_KEY"));
+  PC_ASSERT_STR_EQ(pcfake_secret(0), "Authorization");
+  CU_ASSERT_EQUAL(pcfake.seen[0].n_headers, 4);
+  CU_ASSERT_EQUAL(pcfake.seen[0].flags, 0);
+  CU_ASSERT_EQUAL(pcfake.seen[0].total_ms, 30000);
+  CU_ASSERT_EQUAL(pcfake.seen[0].connect_ms, 10000);
   CU_ASSERT_EQUAL(r.status, 200);
   PC_ASSERT_STR_EQ(r.request_id, "req_123");
   PC_ASSERT_STR_EQ(r.body.data, "{\"ok\":true}");
   CU_ASSERT_EQUAL(r.retry_after_ms, -1);
   pc__lm_reply_free(&r);
   pc__lm_conf_free(&h, &c);
+  pcfake_reset();
 }
 
 static void test_exchange_without_key_sends_no_auth_and_gets(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = fake_tables();
   pc__lm_conf c;
   pc_error err = PC_ERROR_INIT;
   pc__lm_reply r;
@@ -702,36 +604,31 @@ static void test_exchange_without_key_sends_no_auth_and_gets(void)
   CU_ASSERT_EQUAL_FATAL(pc__lm_conf_read(&h, "ollama", json, strlen(json),
                                          NULL, 0, NULL, &c, NULL, &err),
                         PC_OK);
-  h.http = &fake_http;
-  fake_reset();
+  pcfake_answer(0, 200, NULL, "", 0);
   pc__lm_reply_init(&r, &h);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "ollama", &c, "/api/tags", NULL,
                                   "Authorization", "Bearer ", NULL, 0, NULL,
                                   NULL, NULL, &r, &err), PC_OK);
-  PC_ASSERT_STR_EQ(fake.method, "GET");
-  PC_ASSERT_STR_EQ(fake.secret_header, "(null)");
-  CU_ASSERT_EQUAL(fake.n_headers, 0);
+  CU_ASSERT_EQUAL_FATAL(pcfake.n_seen, 1);
+  PC_ASSERT_STR_EQ(pcfake_method(0), "GET");
+  PC_ASSERT_STR_EQ(pcfake_secret(0), "");
+  CU_ASSERT_EQUAL(pcfake.seen[0].n_headers, 0);
   PC_ASSERT_STR_EQ(r.body.data, "");
   pc__lm_reply_free(&r);
   pc__lm_conf_free(&h, &c);
+  pcfake_reset();
 }
 
 static void test_exchange_reads_retry_headers_case_insensitively(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = fake_tables();
   pc__lm_conf c = exchange_conf(&h);
   pc_error err = PC_ERROR_INIT;
   pc__lm_reply r;
 
-  h.http = &fake_http;
   pc__lm_reply_init(&r, &h);
   /* Retry-After alone, in seconds. */
-  fake_reset();
-  fake.status = 429;
-  fake.resp_headers[0] = "RETRY-AFTER";
-  fake.resp_headers[1] = "3";
-  fake.resp_headers[2] = "Request-Id";
-  fake.resp_headers[3] = "abc";
+  pcfake_answer(0, 429, "RETRY-AFTER: 3\nRequest-Id: abc\n", "", 0);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, NULL, NULL, NULL, &r, &err),
                   PC_OK);
@@ -740,18 +637,9 @@ static void test_exchange_reads_retry_headers_case_insensitively(void)
   PC_ASSERT_STR_EQ(r.request_id, "abc");
   /* retry-after-ms wins, before or after Retry-After; x-request-id wins
    * over request-id. */
-  fake_reset();
-  fake.status = 503;
-  fake.resp_headers[0] = "Retry-After";
-  fake.resp_headers[1] = "3";
-  fake.resp_headers[2] = "retry-after-ms";
-  fake.resp_headers[3] = "250";
-  fake.resp_headers[4] = "X-Request-ID";
-  fake.resp_headers[5] = "x1";
-  fake.resp_headers[6] = "request-id";
-  fake.resp_headers[7] = "r1";
-  fake.resp_headers[8] = "Retry-After";
-  fake.resp_headers[9] = "9";
+  pcfake_reset();
+  pcfake_answer(0, 503, "Retry-After: 3\nretry-after-ms: 250\n"
+                "X-Request-ID: x1\nrequest-id: r1\nRetry-After: 9\n", "", 0);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, NULL, NULL, NULL, &r, &err),
                   PC_OK);
@@ -763,35 +651,31 @@ static void test_exchange_reads_retry_headers_case_insensitively(void)
   CU_ASSERT_EQUAL(err.http_status, 503);
   pc__lm_reply_free(&r);
   pc__lm_conf_free(&h, &c);
+  pcfake_reset();
 }
 
 static void test_exchange_streams_2xx_lines_and_collects_errors(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = fake_tables();
   pc__lm_conf c = exchange_conf(&h);
   pc_error err = PC_ERROR_INIT;
   lines_seen seen = {{0}, 0, 0, 0};
   pc__lm_reply r;
 
-  h.http = &fake_http;
   pc__lm_reply_init(&r, &h);
-  fake_reset();
-  fake.chunks[0] = "data: a";
-  fake.chunks[1] = "b\r";
-  fake.chunks[2] = "\n\ndata: c\ndata: [DO";
-  fake.chunks[3] = "NE]";
+  /* Pieces of 9: "\r" ends one and its "\n" starts the next. */
+  pcfake_answer(0, 200, NULL, "data: ab\r\n\ndata: c\ndata: [DONE]", 9);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, on_line, &seen, NULL, &r, &err),
                   PC_OK);
-  CU_ASSERT_EQUAL(fake.flags, PC_HTTP_STREAM);
+  CU_ASSERT_EQUAL(pcfake.seen[0].flags, PC_HTTP_STREAM);
+  CU_ASSERT(pcfake.data_calls > 1);
   PC_ASSERT_STR_EQ(seen.text, "data: ab||data: c|data: [DONE]|");
   CU_ASSERT_EQUAL(r.body.len, 0);
   /* A failure status is collected whole, not split. */
   memset(&seen, 0, sizeof(seen));
-  fake_reset();
-  fake.status = 500;
-  fake.chunks[0] = "{\"error\":\n";
-  fake.chunks[1] = "\"down\"}";
+  pcfake_reset();
+  pcfake_answer(0, 500, NULL, "{\"error\":\n\"down\"}", 10);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, on_line, &seen, NULL, &r, &err),
                   PC_OK);
@@ -800,30 +684,28 @@ static void test_exchange_streams_2xx_lines_and_collects_errors(void)
   /* A line callback's refusal stops the transfer with its code. */
   memset(&seen, 0, sizeof(seen));
   seen.stop_at = 1;
-  fake_reset();
-  fake.chunks[0] = "one\ntwo\n";
-  fake.chunks[1] = "three\n";
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, "one\ntwo\nthree\n", 8);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, on_line, &seen, NULL, &r, &err),
                   5);
-  CU_ASSERT_EQUAL(fake.sink_rc, 5);
+  CU_ASSERT_EQUAL(pcfake.sink_rc, 5);
   PC_ASSERT_STR_EQ(seen.text, "one|");
   pc__lm_reply_free(&r);
   pc__lm_conf_free(&h, &c);
+  pcfake_reset();
 }
 
 static void test_exchange_transport_failure_names_who(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = fake_tables();
   pc__lm_conf c = exchange_conf(&h);
   pc_error err = PC_ERROR_INIT;
   pc__lm_reply r;
   pc_call call = {0, 0};
 
-  h.http = &fake_http;
   pc__lm_reply_init(&r, &h);
-  fake_reset();
-  fake.transport_rc = PC_E_IO;
+  pcfake_fail(0, PC_E_IO);
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, NULL, NULL, NULL, &r, &err),
                   PC_E_IO);
@@ -831,14 +713,16 @@ static void test_exchange_transport_failure_names_who(void)
                    "http://127.0.0.1:9/v1/x: connection refused");
   /* A cancelled call sends nothing. */
   memset(&err, 0, sizeof(err));
-  fake_reset();
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, "", 0);
   call.cancelled = 1;
   CU_ASSERT_EQUAL(pc__lm_exchange(&h, "openai", &c, "/x", NULL, NULL, NULL,
                                   "{}", 2, NULL, NULL, &call, &r, &err),
                   PC_E_CANCELLED);
-  CU_ASSERT_EQUAL(fake.calls, 0);
+  CU_ASSERT_EQUAL(pcfake.n_seen, 0);
   pc__lm_reply_free(&r);
   pc__lm_conf_free(&h, &c);
+  pcfake_reset();
 }
 
 static void test_host_init_fetches_the_real_tables(void)

@@ -7,102 +7,24 @@
 #include <string.h>
 
 #include "harness.h"
-#include "host.h"
+#include "lm_fake_http.h"
 #include "promptc/plugin.h"
 #include "../../plugins/lm-common/lm_common.h"
 #include "../../plugins/lm-openai/openai_wire.h"
 
 const pc_plugin_info *pc_plugin_entry_v1(const pc_abi_header *host);
 
-static pc__lm_host host_tables(void)
-{
-  pc__lm_host h;
-  pc_error err = PC_ERROR_INIT;
+static pcfake_plugin plugin;    /* on the fake transport */
 
-  CU_ASSERT_EQUAL_FATAL(pc__lm_host_init(pc_host_api_get(), "t", &h, &err),
-                        PC_OK);
-  return h;
+static int suite_init(void)
+{
+  return pcfake_open(&plugin, pc_plugin_entry_v1, NULL);
 }
 
-/* ------------------------------------------------------------------------ */
-/* A sink that records what it gets.                                        */
-
-#define MAX_CHOICES 4
-
-typedef struct got {
-  char texts[MAX_CHOICES][256];
-  char deltas[MAX_CHOICES][256];   /* the pieces, joined */
-  int text_calls, delta_calls, usage_calls;
-  int64_t prompt_tokens, completion_tokens;
-  char meta[512];                  /* "key=value;" in order */
-  int refuse_delta;                /* refuse the Nth delta (1-based) */
-} got;
-
-static void append(char *dst, size_t cap, const char *s, size_t n)
+static int suite_clean(void)
 {
-  size_t len = strlen(dst);
-
-  if (len + n < cap) {
-    memcpy(dst + len, s, n);
-    dst[len + n] = '\0';
-  }
-}
-
-static int g_text(void *ctx, uint32_t i, const char *text, size_t len)
-{
-  got *g = ctx;
-
-  CU_ASSERT_EQUAL(text[len], '\0');
-  g->text_calls++;
-  if (i < MAX_CHOICES)
-    append(g->texts[i], sizeof(g->texts[i]), text, len);
+  pcfake_close(&plugin);
   return 0;
-}
-
-static int g_delta(void *ctx, uint32_t i, const char *text, size_t len)
-{
-  got *g = ctx;
-
-  g->delta_calls++;
-  if (i < MAX_CHOICES)
-    append(g->deltas[i], sizeof(g->deltas[i]), text, len);
-  return g->delta_calls == g->refuse_delta ? 1 : 0;
-}
-
-static int g_usage(void *ctx, int64_t p, int64_t c)
-{
-  got *g = ctx;
-
-  g->usage_calls++;
-  g->prompt_tokens = p;
-  g->completion_tokens = c;
-  return 0;
-}
-
-static int g_meta(void *ctx, const char *key, const char *value, size_t len)
-{
-  got *g = ctx;
-
-  append(g->meta, sizeof(g->meta), key, strlen(key));
-  append(g->meta, sizeof(g->meta), "=", 1);
-  append(g->meta, sizeof(g->meta), value, len);
-  append(g->meta, sizeof(g->meta), ";", 1);
-  return 0;
-}
-
-static pc_lm_sink sink_for(got *g)
-{
-  pc_lm_sink s = {
-    .hdr = PC_ABI_HEADER_INIT(pc_lm_sink),
-    .ctx = g,
-    .text = g_text,
-    .delta = g_delta,
-    .usage = g_usage,
-    .meta = g_meta,
-  };
-
-  memset(g, 0, sizeof(*g));
-  return s;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -142,29 +64,26 @@ static const char streamed_response[] =
   "data: [DONE]\n\n";
 
 static const char fixture_meta[] =
-  "model=gpt-4o-mini-2024-07-18;system_fingerprint=fp_44709d6fcb;"
-  "request_id=chatcmpl-1;finish_reason=stop;";
+  "model=gpt-4o-mini-2024-07-18\nsystem_fingerprint=fp_44709d6fcb\n"
+  "request_id=chatcmpl-1\nfinish_reason=stop\n";
 
 /* Run `text` through a stream state in pieces of `size` bytes, as the
- * exchange would, and finish it. */
+ * exchange would, and finish it; what the sink hears goes to `g`, which
+ * is emptied first. */
 static int feed_stream(const pc__lm_host *h, const char *text, size_t size,
-                       const pc_lm_sink *sink, const char *request_id,
-                       pc_error *err)
+                       pcfake_got *g, const char *request_id, pc_error *err)
 {
+  pc_lm_sink sink;
   pc__oai_stream st;
-  pc__lm_lines l;
-  size_t n = strlen(text), off;
-  int rc = PC_OK;
+  int rc;
 
-  pc__oai_stream_init(&st, h, sink, err);
-  pc__lm_lines_init(&l, h, pc__oai_stream_line, &st);
-  for (off = 0; !rc && off < n; off += size)
-    rc = pc__lm_lines_feed(&l, text + off, n - off < size ? n - off : size);
-  if (!rc)
-    rc = pc__lm_lines_finish(&l);
+  pcfake_got_free(g);
+  pcfake_got_init(g);
+  sink = pcfake_sink(g);
+  pc__oai_stream_init(&st, h, &sink, err);
+  rc = pcfake_feed(h, text, size, pc__oai_stream_line, &st);
   if (!rc)
     rc = pc__oai_stream_finish(&st, request_id);
-  pc__lm_lines_free(&l);
   pc__oai_stream_free(&st);
   return rc;
 }
@@ -200,7 +119,7 @@ static pc_lm_request request_with(const char *params)
 
 static void test_body_passes_every_param_through_in_order(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc_lm_request req = request_with(
     "{\"temperature\": 0.7, \"max_tokens\": 50, \"n\": 2, \"seed\": 7, "
@@ -227,7 +146,7 @@ static void test_body_passes_every_param_through_in_order(void)
 
 static void test_body_streaming_asks_for_usage(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
   pc_lm_request req = request_with(
     "{\"response_format\": {\"type\": \"json_object\"}}");
@@ -255,7 +174,7 @@ static void test_body_refuses_params_the_provider_sets(void)
     "{\"stream\": true}", "{\"model\": \"x\"}", "{\"messages\": []}",
     "{\"stream_options\": {}}",
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   char *body = (char *)"sentinel";
   size_t len = 0;
 
@@ -281,60 +200,69 @@ static void test_body_refuses_params_the_provider_sets(void)
 /* ------------------------------------------------------------------------ */
 /* Whole responses.                                                         */
 
+/* Parse `body` into `g`, which is emptied first. */
 static int parse(const pc__lm_host *h, const char *body, const char *rid,
-                 got *g, pc_error *err)
+                 pcfake_got *g, pc_error *err)
 {
-  pc_lm_sink s = sink_for(g);
+  pc_lm_sink s;
 
+  pcfake_got_free(g);
+  pcfake_got_init(g);
+  s = pcfake_sink(g);
   return pc__oai_parse(h, body, strlen(body), rid, &s, err);
 }
 
 static void test_parse_gives_every_choice_usage_and_meta(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got g;
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   CU_ASSERT_EQUAL_FATAL(parse(&h, whole_response, "", &g, &err), PC_OK);
   CU_ASSERT_EQUAL(g.text_calls, 2);
-  PC_ASSERT_STR_EQ(g.texts[0], "Hello there");
-  PC_ASSERT_STR_EQ(g.texts[1], "Hi, \xc3\xa9!");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "Hello there");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[1]), "Hi, \xc3\xa9!");
   CU_ASSERT_EQUAL(g.usage_calls, 1);
   CU_ASSERT_EQUAL(g.prompt_tokens, 12);
   CU_ASSERT_EQUAL(g.completion_tokens, 7);
-  PC_ASSERT_STR_EQ(g.meta, fixture_meta);
+  PC_ASSERT_STR_EQ(pcfake_str(&g.meta), fixture_meta);
   /* The x-request-id header wins over the body's id. */
   CU_ASSERT_EQUAL(parse(&h, whole_response, "req_abc", &g, &err), PC_OK);
-  CU_ASSERT_PTR_NOT_NULL(strstr(g.meta, "request_id=req_abc;"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(pcfake_str(&g.meta), "request_id=req_abc\n"));
+  pcfake_got_free(&g);
 }
 
 static void test_parse_null_content_is_empty_and_meta_optional(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got g;
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   CU_ASSERT_EQUAL(parse(&h, "{\"choices\": [{\"message\": {\"content\": "
                         "null, \"tool_calls\": []}}]}", NULL, &g, &err),
                   PC_OK);
   CU_ASSERT_EQUAL(g.text_calls, 1);
-  PC_ASSERT_STR_EQ(g.texts[0], "");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "");
   CU_ASSERT_EQUAL(g.usage_calls, 0);
-  PC_ASSERT_STR_EQ(g.meta, "");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.meta), "");
   /* Content given as parts is joined. */
   CU_ASSERT_EQUAL(parse(&h, "{\"choices\": [{\"index\": 0, \"message\": "
                         "{\"content\": [{\"type\": \"text\", \"text\": "
                         "\"a\"}, {\"type\": \"text\", \"text\": \"b\"}]}}]}",
                         NULL, &g, &err), PC_OK);
-  PC_ASSERT_STR_EQ(g.texts[0], "ab");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "ab");
+  pcfake_got_free(&g);
 }
 
 static void test_parse_refusal_is_a_provider_error(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got g;
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   CU_ASSERT_EQUAL(parse(&h, "{\"choices\": [{\"index\": 0, \"message\": "
                         "{\"content\": \"fine\"}}, {\"index\": 1, "
                         "\"message\": {\"content\": null, \"refusal\": "
@@ -343,6 +271,7 @@ static void test_parse_refusal_is_a_provider_error(void)
   PC_ASSERT_STR_EQ(err.message, "openai: the model refused: I can't help "
                    "with that.");
   CU_ASSERT_EQUAL(g.text_calls, 0);   /* nothing half-delivered */
+  pcfake_got_free(&g);
 }
 
 static void test_parse_malformed_or_empty_is_retryable(void)
@@ -363,11 +292,12 @@ static void test_parse_malformed_or_empty_is_retryable(void)
     {"{\"error\": {\"message\": \"upstream died\"}}",
      "openai: response error: upstream died"},
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     pc_error err = PC_ERROR_INIT;
-    got g;
 
     CU_ASSERT_EQUAL(parse(&h, rows[i].body, NULL, &g, &err), PC_E_PROVIDER);
     if (strncmp(err.message, rows[i].message, strlen(rows[i].message)))
@@ -376,19 +306,22 @@ static void test_parse_malformed_or_empty_is_retryable(void)
                             strlen(rows[i].message)), 0);
     CU_ASSERT_EQUAL(g.text_calls, 0);
   }
+  pcfake_got_free(&g);
 }
 
 static void test_parse_error_object_with_status_maps_like_http(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got g;
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   CU_ASSERT_EQUAL(parse(&h, "{\"object\": \"error\", \"error\": {\"message\": "
                         "\"maximum context length is 4096 tokens\", "
                         "\"code\": 400}}", NULL, &g, &err),
                   PC_E_CONTEXT_LENGTH);
   CU_ASSERT_EQUAL(err.http_status, 400);
+  pcfake_got_free(&g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -396,28 +329,30 @@ static void test_parse_error_object_with_status_maps_like_http(void)
 
 static void test_stream_at_any_chunk_size_matches_the_whole_response(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got whole, g;
-  pc_lm_sink s;
+  pcfake_got whole, g;
   size_t size, n = strlen(streamed_response);
 
+  pcfake_got_init(&whole);
+  pcfake_got_init(&g);
   CU_ASSERT_EQUAL_FATAL(parse(&h, whole_response, "", &whole, &err), PC_OK);
   for (size = 1; size <= n; size += size < 40 ? 1 : 97) {
-    s = sink_for(&g);
-    CU_ASSERT_EQUAL_FATAL(feed_stream(&h, streamed_response, size, &s, "",
+    CU_ASSERT_EQUAL_FATAL(feed_stream(&h, streamed_response, size, &g, "",
                                       &err), PC_OK);
     CU_ASSERT_EQUAL(g.text_calls, 2);
-    PC_ASSERT_STR_EQ(g.texts[0], whole.texts[0]);
-    PC_ASSERT_STR_EQ(g.texts[1], whole.texts[1]);
+    PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), pcfake_str(&whole.text[0]));
+    PC_ASSERT_STR_EQ(pcfake_str(&g.text[1]), pcfake_str(&whole.text[1]));
     /* The deltas add up to the texts, piece by piece. */
-    PC_ASSERT_STR_EQ(g.deltas[0], whole.texts[0]);
-    PC_ASSERT_STR_EQ(g.deltas[1], whole.texts[1]);
+    PC_ASSERT_STR_EQ(pcfake_str(&g.deltas[0]), pcfake_str(&whole.text[0]));
+    PC_ASSERT_STR_EQ(pcfake_str(&g.deltas[1]), pcfake_str(&whole.text[1]));
     CU_ASSERT_EQUAL(g.delta_calls, 4);
     CU_ASSERT_EQUAL(g.prompt_tokens, whole.prompt_tokens);
     CU_ASSERT_EQUAL(g.completion_tokens, whole.completion_tokens);
-    PC_ASSERT_STR_EQ(g.meta, whole.meta);
+    PC_ASSERT_STR_EQ(pcfake_str(&g.meta), pcfake_str(&whole.meta));
   }
+  pcfake_got_free(&g);
+  pcfake_got_free(&whole);
 }
 
 static void test_stream_that_ends_early_or_is_malformed_fails(void)
@@ -445,14 +380,14 @@ static void test_stream_that_ends_early_or_is_malformed_fails(void)
      "]}\n\ndata: [DONE]\n", PC_E_PROVIDER, "openai: the model refused: No."},
     {"", PC_E_PROVIDER, "openai: stream ended early"},
   };
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
+  pcfake_got g;
 
+  pcfake_got_init(&g);
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     pc_error err = PC_ERROR_INIT;
-    got g;
-    pc_lm_sink s = sink_for(&g);
 
-    CU_ASSERT_EQUAL(feed_stream(&h, rows[i].text, 3, &s, "", &err),
+    CU_ASSERT_EQUAL(feed_stream(&h, rows[i].text, 3, &g, "", &err),
                     rows[i].code);
     if (strncmp(err.message, rows[i].message, strlen(rows[i].message)))
       fprintf(stderr, "row %zu: %s\n", i, err.message);
@@ -460,299 +395,216 @@ static void test_stream_that_ends_early_or_is_malformed_fails(void)
                             strlen(rows[i].message)), 0);
     CU_ASSERT_EQUAL(g.text_calls, 0);
   }
+  pcfake_got_free(&g);
 }
 
 static void test_stream_of_plain_json_is_read_as_a_whole_response(void)
 {
-  pc__lm_host h = host_tables();
+  pc__lm_host h = pcfake_tables();
   pc_error err = PC_ERROR_INIT;
-  got g;
-  pc_lm_sink s = sink_for(&g);
+  pcfake_got g;
   const char *pretty = "{\n  \"model\": \"llama\",\n  \"choices\": [{\n"
                        "    \"message\": {\"content\": \"ok\"}}]\n}\n";
 
-  CU_ASSERT_EQUAL(feed_stream(&h, pretty, 5, &s, "rid", &err), PC_OK);
-  PC_ASSERT_STR_EQ(g.texts[0], "ok");
+  pcfake_got_init(&g);
+  CU_ASSERT_EQUAL(feed_stream(&h, pretty, 5, &g, "rid", &err), PC_OK);
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "ok");
   CU_ASSERT_EQUAL(g.delta_calls, 0);
-  PC_ASSERT_STR_EQ(g.meta, "model=llama;request_id=rid;");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.meta), "model=llama\nrequest_id=rid\n");
+  pcfake_got_free(&g);
 }
 
 /* ------------------------------------------------------------------------ */
-/* complete() through the plugin, over a scripted transport.               */
+/* complete() through the plugin, over the scripted transport.             */
 
-static struct {
-  int calls;
-  char url[256];
-  char headers[1024];    /* "Name: value\n" each */
-  char secret_header[64];
-  char body[2048];
-  uint32_t flags;
-  int32_t status;
-  const char *resp_headers[5];
-  const char *resp_body;
-  size_t chunk;          /* deliver the body in pieces of this size */
-  int sink_rc;
-} fake;
-
-static int fake_request(void *ctx, const pc_http_request *req,
-                        const pc_http_sink *sink, pc_call *call,
-                        pc_error *err)
-{
-  size_t i, n, off;
-  int rc;
-
-  (void)ctx;
-  (void)call;
-  (void)err;
-  fake.calls++;
-  snprintf(fake.url, sizeof(fake.url), "%s", req->url);
-  fake.headers[0] = '\0';
-  for (i = 0; i < req->n_headers; i++) {
-    const pc_http_header *hd = (const pc_http_header *)(const void *)
-      ((const char *)req->headers + i * req->header_size);
-    size_t len = strlen(fake.headers);
-
-    snprintf(fake.headers + len, sizeof(fake.headers) - len, "%s: %s\n",
-             hd->name, hd->value);
-  }
-  snprintf(fake.secret_header, sizeof(fake.secret_header), "%s",
-           req->secret_header ? req->secret_header : "(null)");
-  snprintf(fake.body, sizeof(fake.body), "%.*s", (int)req->body_len,
-           req->body);
-  fake.flags = req->flags;
-  rc = sink->on_status(sink->ctx, fake.status);
-  for (i = 0; !rc && fake.resp_headers[i]; i += 2)
-    rc = sink->on_header(sink->ctx, fake.resp_headers[i],
-                         strlen(fake.resp_headers[i]),
-                         fake.resp_headers[i + 1],
-                         strlen(fake.resp_headers[i + 1]));
-  n = strlen(fake.resp_body);
-  for (off = 0; !rc && off < n; off += fake.chunk)
-    rc = sink->on_data(sink->ctx, fake.resp_body + off,
-                       n - off < fake.chunk ? n - off : fake.chunk);
-  fake.sink_rc = rc;
-  return rc;
-}
-
-static const pc_http_api fake_http = {
-  .hdr = PC_ABI_HEADER_INIT(pc_http_api),
-  .request = fake_request,
-};
-
-static void fake_reset(int32_t status, const char *body, size_t chunk)
-{
-  memset(&fake, 0, sizeof(fake));
-  fake.status = status;
-  fake.resp_body = body;
-  fake.chunk = chunk;
-}
-
-/* The plugin, initialised on the real host with the scripted transport. */
-typedef struct plugin {
-  const pc_plugin_info *info;
-  const pc_lm_provider_iface *iface;
-  void *state;
-} plugin;
-
-static plugin plugin_open(void)
-{
-  plugin p;
-  pc_error err = PC_ERROR_INIT;
-  uint32_t size = 0;
-
-  p.info = pc_plugin_entry_v1(&pc_host_api_get()->hdr);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p.info);
-  CU_ASSERT_EQUAL_FATAL(p.info->init(pc_host_api_get(), &p.state, &err),
-                        PC_OK);
-  ((pc__lm_host *)p.state)->http = &fake_http;
-  p.iface = p.info->get_interface(p.state, PC_IFACE_LM_PROVIDER, &size);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p.iface);
-  CU_ASSERT_EQUAL(size, sizeof(pc_lm_provider_iface));
-  return p;
-}
-
-static void *instance(const plugin *p, const char *config)
+/* A new instance from `config`. */
+static void *instance(const char *config)
 {
   pc_error err = PC_ERROR_INIT;
   void *inst = NULL;
 
-  CU_ASSERT_EQUAL(p->iface->create(p->state, config, strlen(config), &inst,
-                                   &err), PC_OK);
+  CU_ASSERT_EQUAL(pcfake_create(&plugin, config, &inst, &err), PC_OK);
   if (err.code)
     fprintf(stderr, "create: %s\n", err.message);
   return inst;
 }
 
-static int identity_write(void *ctx, const char *text, size_t len)
+/* Make the call `req` on `inst` into `g`, which is emptied first. */
+static int complete(void *inst, const pc_lm_request *req, pcfake_got *g,
+                    pc_error *err)
 {
-  append(ctx, 64, text, len);
-  return 0;
+  pc_lm_sink s;
+
+  pcfake_got_free(g);
+  pcfake_got_init(g);
+  s = pcfake_sink(g);
+  return plugin.iface->complete(inst, req, &s, NULL, err);
 }
 
 static void test_plugin_describes_itself_and_names_the_model(void)
 {
-  plugin p = plugin_open();
+  const pc_plugin_info *info = plugin.info;
   pc_error err = PC_ERROR_INIT;
-  char ident[64] = "";
-  pc_text_sink ts = {PC_ABI_HEADER_INIT(pc_text_sink), ident,
-                     identity_write};
+  pc_buf ident;
+  pc_text_sink ts = pcfake_text_sink(&ident);
   void *inst = NULL;
   const char *bad = "{\"model\": \"m\", \"api_key\": \"sk-PLANTED-42\"}";
 
-  PC_ASSERT_STR_EQ(p.info->id, "org.promptc.lm.openai");
-  PC_ASSERT_STR_EQ(p.info->name, "openai");
-  PC_ASSERT_STR_EQ(p.info->version, "1.0.0");
-  PC_ASSERT_STR_EQ(p.info->license, "MIT");
-  CU_ASSERT_EQUAL(p.info->flags, PC_PLUGIN_THREADSAFE_INSTANCES);
-  PC_ASSERT_STR_EQ(p.iface->name, "openai");
-  inst = instance(&p, "{\"model\": \"gpt-4o-2024-08-06\"}");
-  CU_ASSERT_EQUAL(p.iface->identity(inst, &ts, &err), PC_OK);
-  PC_ASSERT_STR_EQ(ident, "gpt-4o-2024-08-06");
-  p.iface->destroy(inst);
+  pc_buf_init(&ident, 0);
+  PC_ASSERT_STR_EQ(info->id, "org.promptc.lm.openai");
+  PC_ASSERT_STR_EQ(info->name, "openai");
+  PC_ASSERT_STR_EQ(info->version, "1.0.0");
+  PC_ASSERT_STR_EQ(info->license, "MIT");
+  CU_ASSERT_EQUAL(info->flags, PC_PLUGIN_THREADSAFE_INSTANCES);
+  PC_ASSERT_STR_EQ(plugin.iface->name, "openai");
+  inst = instance("{\"model\": \"gpt-4o-2024-08-06\"}");
+  CU_ASSERT_EQUAL(plugin.iface->identity(inst, &ts, &err), PC_OK);
+  PC_ASSERT_STR_EQ(pcfake_str(&ident), "gpt-4o-2024-08-06");
+  plugin.iface->destroy(inst);
+  pc_buf_free(&ident);
   /* A literal key is refused, and not repeated. */
-  inst = (void *)&p;
-  CU_ASSERT_EQUAL(p.iface->create(p.state, bad, strlen(bad), &inst, &err),
-                  PC_E_INVALID_ARG);
+  inst = (void *)&plugin;
+  CU_ASSERT_EQUAL(pcfake_create(&plugin, bad, &inst, &err), PC_E_INVALID_ARG);
   CU_ASSERT_PTR_NULL(inst);
   CU_ASSERT_PTR_NULL(strstr(err.message, "PLANTED"));
-  p.info->fini(p.state);
 }
 
 static void test_complete_posts_to_chat_completions(void)
 {
-  plugin p = plugin_open();
-  void *inst = instance(&p, "{\"model\": \"gpt-4o-mini\", \"api_key\": "
+  void *inst = instance("{\"model\": \"gpt-4o-mini\", \"api_key\": "
                         "\"env:OPENAI_API_KEY\", \"base_dir\": \"/tmp\"}");
   pc_lm_request req = request_with("{\"temperature\": 0, \"n\": 2}");
   pc_error err = PC_ERROR_INIT;
-  got g;
-  pc_lm_sink s = sink_for(&g);
-  const char *rid[] = {"x-request-id", "req_9", NULL};
+  pcfake_got g;
 
   req.rollout_id = "r3";
-  fake_reset(200, whole_response, 4096);
-  memcpy(fake.resp_headers, rid, sizeof(rid));
-  CU_ASSERT_EQUAL_FATAL(p.iface->complete(inst, &req, &s, NULL, &err),
-                        PC_OK);
-  PC_ASSERT_STR_EQ(fake.url, "https://api.openai.com/v1/chat/completions");
-  PC_ASSERT_STR_EQ(fake.headers, "Content-Type: application/json\n"
+  pcfake_reset();
+  pcfake_answer(0, 200, "x-request-id: req_9\n", whole_response, 4096);
+  pcfake_got_init(&g);
+  CU_ASSERT_EQUAL_FATAL(complete(inst, &req, &g, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pcfake.n_seen, 1);
+  PC_ASSERT_STR_EQ(pcfake_url(0),
+                   "https://api.openai.com/v1/chat/completions");
+  PC_ASSERT_STR_EQ(pcfake_headers(0),
+                   "Content-Type: application/json\n"
                    "X-Promptc-Rollout: r3\n"
                    "Authorization: Bearer env:OPENAI_API_KEY\n");
-  PC_ASSERT_STR_EQ(fake.secret_header, "Authorization");
-  CU_ASSERT_EQUAL(fake.flags, 0);
-  PC_ASSERT_STR_EQ(fake.body, "{\"model\":\"gpt-4o-mini\"," MESSAGES_JSON
+  PC_ASSERT_STR_EQ(pcfake_secret(0), "Authorization");
+  CU_ASSERT_EQUAL(pcfake.seen[0].flags, 0);
+  PC_ASSERT_STR_EQ(pcfake_body(0),
+                   "{\"model\":\"gpt-4o-mini\"," MESSAGES_JSON
                    ",\"temperature\":0,\"n\":2}");
-  PC_ASSERT_STR_EQ(g.texts[0], "Hello there");
-  PC_ASSERT_STR_EQ(g.texts[1], "Hi, \xc3\xa9!");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "Hello there");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[1]), "Hi, \xc3\xa9!");
   CU_ASSERT_EQUAL(g.delta_calls, 0);
-  PC_ASSERT_STR_EQ(g.meta, "model=gpt-4o-mini-2024-07-18;system_fingerprint="
-                   "fp_44709d6fcb;request_id=req_9;finish_reason=stop;");
-  p.iface->destroy(inst);
-  p.info->fini(p.state);
+  PC_ASSERT_STR_EQ(pcfake_str(&g.meta), "model=gpt-4o-mini-2024-07-18\n"
+                   "system_fingerprint=fp_44709d6fcb\nrequest_id=req_9\n"
+                   "finish_reason=stop\n");
+  pcfake_got_free(&g);
+  plugin.iface->destroy(inst);
 }
 
 static void test_complete_streams_when_asked(void)
 {
-  plugin p = plugin_open();
-  void *inst = instance(&p, "{\"model\": \"m\", \"base_url\": "
+  void *inst = instance("{\"model\": \"m\", \"base_url\": "
                         "\"http://127.0.0.1:8080/v1/\"}");
   pc_lm_request req = request_with(NULL);
   pc_error err = PC_ERROR_INIT;
-  got g;
-  pc_lm_sink s = sink_for(&g);
+  pcfake_got g;
 
   req.flags = PC_LM_STREAM;
-  fake_reset(200, streamed_response, 7);
-  CU_ASSERT_EQUAL_FATAL(p.iface->complete(inst, &req, &s, NULL, &err),
-                        PC_OK);
-  PC_ASSERT_STR_EQ(fake.url, "http://127.0.0.1:8080/v1/chat/completions");
-  PC_ASSERT_STR_EQ(fake.headers, "Content-Type: application/json\n");
-  PC_ASSERT_STR_EQ(fake.secret_header, "(null)");
-  CU_ASSERT_EQUAL(fake.flags, PC_HTTP_STREAM);
-  CU_ASSERT_PTR_NOT_NULL(strstr(fake.body, ",\"stream\":true,"
-                                "\"stream_options\":{\"include_usage\":"
-                                "true}}"));
-  PC_ASSERT_STR_EQ(g.deltas[0], "Hello there");
-  PC_ASSERT_STR_EQ(g.texts[0], "Hello there");
-  PC_ASSERT_STR_EQ(g.texts[1], "Hi, \xc3\xa9!");
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, streamed_response, 7);
+  pcfake_got_init(&g);
+  CU_ASSERT_EQUAL_FATAL(complete(inst, &req, &g, &err), PC_OK);
+  PC_ASSERT_STR_EQ(pcfake_url(0),
+                   "http://127.0.0.1:8080/v1/chat/completions");
+  PC_ASSERT_STR_EQ(pcfake_headers(0),
+                   "Content-Type: application/json\n");
+  PC_ASSERT_STR_EQ(pcfake_secret(0), "");
+  CU_ASSERT_EQUAL(pcfake.seen[0].flags, PC_HTTP_STREAM);
+  CU_ASSERT_PTR_NOT_NULL(strstr(pcfake_body(0),
+                                ",\"stream\":true,\"stream_options\":"
+                                "{\"include_usage\":true}}"));
+  PC_ASSERT_STR_EQ(pcfake_str(&g.deltas[0]), "Hello there");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[0]), "Hello there");
+  PC_ASSERT_STR_EQ(pcfake_str(&g.text[1]), "Hi, \xc3\xa9!");
   CU_ASSERT_EQUAL(g.prompt_tokens, 12);
-  PC_ASSERT_STR_EQ(g.meta, fixture_meta);
-  p.iface->destroy(inst);
+  PC_ASSERT_STR_EQ(pcfake_str(&g.meta), fixture_meta);
+  plugin.iface->destroy(inst);
   /* The "stream" setting does the same without the flag. */
-  inst = instance(&p, "{\"model\": \"m\", \"stream\": true}");
+  inst = instance("{\"model\": \"m\", \"stream\": true}");
   req.flags = 0;
-  fake_reset(200, streamed_response, 64);
-  s = sink_for(&g);
-  CU_ASSERT_EQUAL(p.iface->complete(inst, &req, &s, NULL, &err), PC_OK);
-  CU_ASSERT_EQUAL(fake.flags, PC_HTTP_STREAM);
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, streamed_response, 64);
+  CU_ASSERT_EQUAL(complete(inst, &req, &g, &err), PC_OK);
+  CU_ASSERT_EQUAL(pcfake.seen[0].flags, PC_HTTP_STREAM);
   CU_ASSERT_EQUAL(g.delta_calls, 4);
-  p.iface->destroy(inst);
-  p.info->fini(p.state);
+  pcfake_got_free(&g);
+  plugin.iface->destroy(inst);
 }
 
 static void test_complete_maps_http_failures(void)
 {
-  plugin p = plugin_open();
-  void *inst = instance(&p, "{\"model\": \"m\", \"api_key\": "
+  void *inst = instance("{\"model\": \"m\", \"api_key\": "
                         "\"env:PC_TEST_KEY\"}");
   pc_lm_request req = request_with(NULL);
-  got g;
-  pc_lm_sink s;
+  pcfake_got g;
   pc_error err = PC_ERROR_INIT;
-  const char *ra[] = {"Retry-After", "2", NULL};
 
-  fake_reset(401, "{\"error\": {\"message\": \"Incorrect API key "
-             "provided\", \"type\": \"invalid_request_error\", \"code\": "
-             "\"invalid_api_key\"}}", 16);
-  s = sink_for(&g);
-  CU_ASSERT_EQUAL(p.iface->complete(inst, &req, &s, NULL, &err), PC_E_AUTH);
+  pcfake_got_init(&g);
+  pcfake_reset();
+  pcfake_answer(0, 401, NULL, "{\"error\": {\"message\": \"Incorrect API "
+                "key provided\", \"type\": \"invalid_request_error\", "
+                "\"code\": \"invalid_api_key\"}}", 16);
+  CU_ASSERT_EQUAL(complete(inst, &req, &g, &err), PC_E_AUTH);
   PC_ASSERT_STR_EQ(err.message, "openai: HTTP 401: Incorrect API key "
                    "provided");
   CU_ASSERT_EQUAL(g.text_calls, 0);
   /* A streamed request's failure body is read whole. */
   memset(&err, 0, sizeof(err));
   req.flags = PC_LM_STREAM;
-  fake_reset(429, "{\"error\": {\"message\": \"Rate limit reached\"}}", 5);
-  memcpy(fake.resp_headers, ra, sizeof(ra));
-  s = sink_for(&g);
-  CU_ASSERT_EQUAL(p.iface->complete(inst, &req, &s, NULL, &err),
-                  PC_E_RATE_LIMITED);
+  pcfake_reset();
+  pcfake_answer(0, 429, "Retry-After: 2\n", "{\"error\": {\"message\": "
+                "\"Rate limit reached\"}}", 5);
+  CU_ASSERT_EQUAL(complete(inst, &req, &g, &err), PC_E_RATE_LIMITED);
   CU_ASSERT_EQUAL(err.retry_after_ms, 2000);
   CU_ASSERT_EQUAL(err.http_status, 429);
   PC_ASSERT_STR_EQ(err.message, "openai: HTTP 429: Rate limit reached");
   /* A stream cut before [DONE]. */
   memset(&err, 0, sizeof(err));
-  fake_reset(200, CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}"
-             "]}\n", 9);
-  s = sink_for(&g);
-  CU_ASSERT_EQUAL(p.iface->complete(inst, &req, &s, NULL, &err),
-                  PC_E_PROVIDER);
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, CHUNK_HEAD "[{\"index\":0,\"delta\":"
+                "{\"content\":\"Hi\"}}]}\n", 9);
+  CU_ASSERT_EQUAL(complete(inst, &req, &g, &err), PC_E_PROVIDER);
   PC_ASSERT_STR_EQ(err.message, "openai: stream ended early (no [DONE])");
   CU_ASSERT_EQUAL(g.text_calls, 0);
-  p.iface->destroy(inst);
-  p.info->fini(p.state);
+  pcfake_got_free(&g);
+  plugin.iface->destroy(inst);
 }
 
 static void test_complete_stops_when_the_sink_refuses(void)
 {
-  plugin p = plugin_open();
-  void *inst = instance(&p, "{\"model\": \"m\"}");
+  void *inst = instance("{\"model\": \"m\"}");
   pc_lm_request req = request_with(NULL);
   pc_error err = PC_ERROR_INIT;
-  got g;
-  pc_lm_sink s = sink_for(&g);
+  pc_lm_sink s;
+  pcfake_got g;
 
   req.flags = PC_LM_STREAM;
+  pcfake_reset();
+  pcfake_answer(0, 200, NULL, streamed_response, 11);
+  pcfake_got_init(&g);
   g.refuse_delta = 1;
-  fake_reset(200, streamed_response, 11);
-  CU_ASSERT_EQUAL(p.iface->complete(inst, &req, &s, NULL, &err),
+  s = pcfake_sink(&g);
+  CU_ASSERT_EQUAL(plugin.iface->complete(inst, &req, &s, NULL, &err),
                   PC_E_CANCELLED);
   PC_ASSERT_STR_EQ(err.message, "openai: the sink refused the text");
-  CU_ASSERT_NOT_EQUAL(fake.sink_rc, 0);   /* the transfer was stopped */
+  CU_ASSERT_NOT_EQUAL(pcfake.sink_rc, 0);   /* the transfer was stopped */
   CU_ASSERT_EQUAL(g.delta_calls, 1);
   CU_ASSERT_EQUAL(g.text_calls, 0);
-  p.iface->destroy(inst);
-  p.info->fini(p.state);
+  pcfake_got_free(&g);
+  plugin.iface->destroy(inst);
 }
 
 static CU_TestInfo lm_openai_tests[] = {
@@ -789,7 +641,7 @@ static CU_TestInfo lm_openai_tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-  {"lm_openai", NULL, NULL, NULL, NULL, lm_openai_tests},
+  {"lm_openai", suite_init, suite_clean, NULL, NULL, lm_openai_tests},
   CU_SUITE_INFO_NULL,
 };
 
