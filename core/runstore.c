@@ -859,49 +859,84 @@ out:
   return rc;
 }
 
+/*
+ * Open a read transaction for run `id` and check the run exists, with the
+ * store's mutex held by the caller. On failure (`what` names the reading
+ * in the message) the caller still ends the transaction with rollback(),
+ * which is harmless when none was opened.
+ */
+static int begin_run_read(pc_runstore *rs, const char *id, const char *what,
+                          pc_error *err)
+{
+  int rc, found;
+
+  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK)
+    return db_error(rs, rc, id, what, err);
+  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
+    return rc;
+  return found ? PC_OK : no_run(rs, id, err);
+}
+
+/* One row of a statement as a JSON object (owned by the caller). */
+typedef int (*row_fn)(pc_runstore *rs, sqlite3_stmt *st, const char *id,
+                      struct json_object **out, pc_error *err);
+
+/* Step `st` to the end, collecting each row made by `row` into a new
+ * array in *list (owned by the caller; NULL after a failure). */
+static int collect_rows(pc_runstore *rs, sqlite3_stmt *st, const char *id,
+                        row_fn row, const char *what,
+                        struct json_object **list, pc_error *err)
+{
+  struct json_object *rec;
+  int rc;
+
+  if (!(*list = json_object_new_array()))
+    return pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if ((rc = row(rs, st, id, &rec, err)) != PC_OK)
+      goto fail;
+    if (json_object_array_add(*list, rec) != 0) {
+      json_object_put(rec);
+      rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
+      goto fail;
+    }
+  }
+  if (rc == SQLITE_DONE)
+    return PC_OK;
+  rc = db_error(rs, rc, id, what, err);
+fail:
+  json_object_put(*list);
+  *list = NULL;
+  return rc;
+}
+
+static int trial_row(pc_runstore *rs, sqlite3_stmt *st, const char *id,
+                     struct json_object **out, pc_error *err)
+{
+  return column_json(rs, st, 0, id, "trial record", out, err);
+}
+
 int pc_runstore_trials(pc_runstore *rs, const char *id,
                        struct json_object **arr, pc_error *err)
 {
-  struct json_object *list = NULL, *rec;
+  struct json_object *list = NULL;
   sqlite3_stmt *st = NULL;
-  int rc, found;
+  int rc;
 
   *arr = NULL;
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
   pthread_mutex_lock(&rs->mu);
   /* One read transaction: the run and its trials as of one moment. */
-  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
-    rc = db_error(rs, rc, id, "read the trials", err);
+  if ((rc = begin_run_read(rs, id, "read the trials", err)) != PC_OK)
     goto out;
-  }
-  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
-    goto out;
-  if (!found) {
-    rc = no_run(rs, id, err);
-    goto out;
-  }
   rc = prepare_for(rs, "SELECT record FROM trials WHERE run_id = ?1 "
                    "ORDER BY trial", id, &st);
   if (rc != SQLITE_OK) {
     rc = db_error(rs, rc, id, "read the trials", err);
     goto out;
   }
-  if (!(list = json_object_new_array())) {
-    rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
-    goto out;
-  }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if ((rc = column_json(rs, st, 0, id, "trial record", &rec, err)))
-      goto out;
-    if (json_object_array_add(list, rec) != 0) {
-      json_object_put(rec);
-      rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
-      goto out;
-    }
-  }
-  rc = rc == SQLITE_DONE ? PC_OK : db_error(rs, rc, id, "read the trials",
-                                           err);
+  rc = collect_rows(rs, st, id, trial_row, "read the trials", &list, err);
 out:
   if (rc == PC_OK) {
     *arr = list;
@@ -1376,25 +1411,17 @@ fail:
 int pc_runstore_calls(pc_runstore *rs, const char *id, size_t limit,
                       struct json_object **arr, pc_error *err)
 {
-  struct json_object *list = NULL, *rec;
+  struct json_object *list = NULL;
   sqlite3_stmt *st = NULL;
-  int rc, found;
+  int rc;
 
   *arr = NULL;
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
   pthread_mutex_lock(&rs->mu);
   /* One read transaction: the run and its calls as of one moment. */
-  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
-    rc = db_error(rs, rc, id, "read the calls", err);
+  if ((rc = begin_run_read(rs, id, "read the calls", err)) != PC_OK)
     goto out;
-  }
-  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
-    goto out;
-  if (!found) {
-    rc = no_run(rs, id, err);
-    goto out;
-  }
   /* The newest `limit` (a negative LIMIT is none), then oldest first. */
   rc = prepare_for(rs, "SELECT * FROM (SELECT seq, idx, predictor, model, "
                    "cache_hit, prompt_tokens, completion_tokens, latency_ms, "
@@ -1408,21 +1435,7 @@ int pc_runstore_calls(pc_runstore *rs, const char *id, size_t limit,
     rc = db_error(rs, rc, id, "read the calls", err);
     goto out;
   }
-  if (!(list = json_object_new_array())) {
-    rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
-    goto out;
-  }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if ((rc = call_row(rs, st, id, &rec, err)) != PC_OK)
-      goto out;
-    if (json_object_array_add(list, rec) != 0) {
-      json_object_put(rec);
-      rc = pc_error_set(err, PC_E_NOMEM, "run %s: out of memory", id);
-      goto out;
-    }
-  }
-  rc = rc == SQLITE_DONE ? PC_OK : db_error(rs, rc, id, "read the calls",
-                                           err);
+  rc = collect_rows(rs, st, id, call_row, "read the calls", &list, err);
 out:
   if (rc == PC_OK) {
     *arr = list;
@@ -1439,22 +1452,14 @@ int pc_runstore_calls_next_seq(pc_runstore *rs, const char *id,
                                int64_t *next, pc_error *err)
 {
   sqlite3_stmt *st = NULL;
-  int rc, found;
+  int rc;
 
   *next = 0;
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
   pthread_mutex_lock(&rs->mu);
-  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
-    rc = db_error(rs, rc, id, "number the calls", err);
+  if ((rc = begin_run_read(rs, id, "number the calls", err)) != PC_OK)
     goto out;
-  }
-  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
-    goto out;
-  if (!found) {
-    rc = no_run(rs, id, err);
-    goto out;
-  }
   rc = prepare_for(rs, "SELECT coalesce(max(seq) + 1, 0) FROM calls "
                    "WHERE run_id = ?1", id, &st);
   if (rc == SQLITE_OK)
@@ -1518,22 +1523,14 @@ int pc_runstore_call_totals(pc_runstore *rs, const char *id,
   struct json_object *obj = NULL;
   sqlite3_stmt *st = NULL;
   int64_t prompt, completion;
-  int rc, found;
+  int rc;
 
   *out = NULL;
   if ((rc = check_args(rs, id, err)) != PC_OK)
     return rc;
   pthread_mutex_lock(&rs->mu);
-  if ((rc = pc_sql_exec(rs->db, "BEGIN")) != SQLITE_OK) {
-    rc = db_error(rs, rc, id, "sum the calls", err);
+  if ((rc = begin_run_read(rs, id, "sum the calls", err)) != PC_OK)
     goto out;
-  }
-  if ((rc = run_exists(rs, id, &found, err)) != PC_OK)
-    goto out;
-  if (!found) {
-    rc = no_run(rs, id, err);
-    goto out;
-  }
   rc = prepare_for(rs, "SELECT count(*), coalesce(sum(cache_hit), 0), "
                    "coalesce(sum(prompt_tokens), 0), "
                    "coalesce(sum(completion_tokens), 0), total(latency_ms), "
