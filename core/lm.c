@@ -545,7 +545,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
   pc_lm_request req = {
     .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
   };
-  int64_t estimate = estimate_tokens(msgs, params);
+  int64_t estimate = lm->limiter ? estimate_tokens(msgs, params) : 0;
   uint32_t retries = 0, limited = 0;
   double retry_wait = 0, rate_wait = 0;
   int rc;
@@ -589,14 +589,14 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
       break;
     }
     rc = one_try(lm, &req, call, out, &try_no, &perr);
-    /* What the try really used: nothing when it failed. */
-    pc_ratelimit_settle(lm->limiter, estimate,
-                        rc == PC_OK && out->prompt_tokens >= 0 &&
-                        out->completion_tokens >= 0
-                          ? out->prompt_tokens + out->completion_tokens
-                          : rc == PC_OK ? estimate : 0);
-    if (rc == PC_OK)
+    if (rc == PC_OK) {
+      /* What the call really used, when the provider said. */
+      if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
+        pc_ratelimit_settle(lm->limiter, estimate,
+                            out->prompt_tokens + out->completion_tokens);
       break;
+    }
+    pc_ratelimit_settle(lm->limiter, estimate, 0);  /* a failure used none */
     if (!pc_retry_retryable(rc) || retries >= (uint32_t)lm->retry.max_retries)
       break;
     delay = pc_retry_delay_ms(&lm->retry, (int)retries + 1,
@@ -627,10 +627,6 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
                        retries == 1 ? "retry" : "retries");
   } else {
     rc = pc_error_wrap(err, &perr, "%s (%s)", lm->role, lm->provider);
-  }
-  if (rc) {
-    err->http_status = perr.http_status;
-    err->retry_after_ms = perr.retry_after_ms;
   }
 out:
   out->retries = retries;
