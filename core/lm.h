@@ -77,8 +77,9 @@ int pc_lm_cacheable(const pc_lm *lm);
  * again after a backoff or the provider's Retry-After, and the response
  * counts the retries and the waits. A successful response whose served
  * model ("model", "system_fingerprint" or "digest" in its meta) differs
- * from the first one this role saw is drift: logged as a warning once per
- * change, flagged in the response and counted (pc_lm_drifts).
+ * from the first one this role saw is drift: flagged in the response and
+ * counted (pc_lm_drifts), and each new served model is logged once as a
+ * warning.
  *
  * `msgs` and `params` (a JSON object of call settings: the merged layers,
  * may be NULL) and `rollout_id` (may be NULL) are borrowed. `call` carries
@@ -93,7 +94,8 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
                    pc_call *call, pc_lm_response *out, pc_error *err);
 
 /* Provider calls made through this role since it was opened (each try
- * counts), and how many times its served model changed. */
+ * counts), and how many answers came from a served model other than the
+ * first. */
 uint64_t pc_lm_calls(const pc_lm *lm);
 uint64_t pc_lm_drifts(const pc_lm *lm);
 
