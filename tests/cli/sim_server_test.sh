@@ -54,7 +54,7 @@ stop() {
 
 # The client: the standard library's http.client only.
 cat >"$pc_tmp/simclient.py" <<'PY'
-import http.client, json, sys
+import http.client, json, sys, time
 
 def req(port, method, path, body=None, headers=None, timeout=30):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -68,6 +68,17 @@ def req(port, method, path, body=None, headers=None, timeout=30):
     hdrs = {k.lower(): v for k, v in r.getheaders()}
     c.close()
     return r.status, hdrs, data
+
+def settled_stats(port):
+    """/stats once no request is in flight: a client may read its whole
+    answer a moment before the server's completion callback counts the
+    request as done (waits at most 5 s)."""
+    for _ in range(100):
+        s = json.loads(req(port, "GET", "/stats")[2])
+        if s["in_flight"] == 0:
+            break
+        time.sleep(0.05)
+    return s
 
 def sse(data):
     """[(event, json)] of an SSE body; [DONE] is (None, "[DONE]")."""
@@ -264,8 +275,7 @@ assert st == 404 and json.loads(data) == {"error": "model \"llama3\" not "
     "found, try pulling it first"}, data
 st, _, data = req(PORT, "GET", "/v2/nothing")
 assert st == 404 and json.loads(data)["error"]["code"] == "not_found"
-st, _, data = req(PORT, "GET", "/stats")
-s = json.loads(data)
+s = settled_stats(PORT)
 o = s["by_outcome"]
 assert s["requests"] == 8, s
 assert o["ok"] == 3 and o["bad_request"] == 3 and o["not_found"] == 2, o
@@ -317,7 +327,7 @@ ts = [threading.Thread(target=one) for _ in range(16)]
 [t.start() for t in ts]
 [t.join() for t in ts]
 assert not errors, errors
-s = json.loads(req(PORT, "GET", "/stats")[2])
+s = settled_stats(PORT)
 assert s["by_outcome"]["ok"] == 16 and s["in_flight"] == 0, s
 PY
 check "a request the sim refuses (no system message) is a 400, not a dropped connection" \
