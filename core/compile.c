@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "compile.h"
 #include "eval.h"
+#include "file.h"
 #include "hash.h"
 #include "host.h"
 #include "json_text.h"
@@ -31,6 +32,9 @@ struct cc {
   double best;                     /* best progress score (NAN: none) */
   int64_t trial_shown, trial_of;
   pc_compile_result *res;
+  const pc_compile_api *api;       /* the table the optimizers get */
+  int depth;                       /* run_optimizer steps in progress */
+  const char *step;                /* borrowed: the running step's label */
 };
 
 static int put(struct json_object *o, const char *k, struct json_object *v)
@@ -865,6 +869,45 @@ static int c_budget(void *ctx, pc_json **out, pc_error *err)
   return PC_OK;
 }
 
+/* Keep a copy of trial `t` in the result, with what had been spent when
+ * it was recorded under "at" (time, calls and cost differ from run to
+ * run, so the run store's copy goes without it). */
+static int keep_trial(struct cc *c, const struct json_object *t,
+                      pc_error *err)
+{
+  struct json_object *copy = copy_of(t), *at = json_object_new_object();
+  pc_budget_spent s;
+  int rc = PC_E_NOMEM;
+
+  refresh_budget(c);
+  pc_budget_total(c->budget, now_ns(), &s);
+  if (!c->res->trial_log && !(c->res->trial_log = json_object_new_array()))
+    goto out;
+  if (!copy || !at ||
+      put(at, "elapsed_ms", json_object_new_int64(s.elapsed_ms)) ||
+      put(at, "calls", json_object_new_int64(s.calls)) ||
+      put(at, "tokens", json_object_new_int64(s.tokens)) ||
+      (isnan(s.cost) ? put_null(at, "cost")
+                     : put(at, "cost", json_object_new_double(s.cost))) ||
+      put(at, "metric_calls",
+          json_object_new_int64((int64_t)c->res->metric_calls)))
+    goto out;
+  rc = put(copy, "at", at);
+  at = NULL;
+  if (rc == PC_OK && json_object_array_add(c->res->trial_log, copy) == 0) {
+    copy = NULL;
+    rc = PC_OK;
+  } else {
+    rc = PC_E_NOMEM;
+  }
+out:
+  json_object_put(at);
+  json_object_put(copy);
+  if (rc)
+    pc_error_set(err, rc, "record_trial: out of memory");
+  return rc;
+}
+
 static int c_record_trial(void *ctx, const char *json, size_t len,
                           pc_error *err)
 {
@@ -876,9 +919,12 @@ static int c_record_trial(void *ctx, const char *json, size_t len,
     return rc;
   c->trials++;
   c->res->trials = c->trials;
-  if (put(t, "trial", json_object_new_int64(c->trials)))
+  if (c->step && !json_object_object_get_ex(t, "step", NULL) &&
+      put(t, "step", json_object_new_string(c->step)))
     rc = pc_error_set(err, PC_E_NOMEM, "record_trial: out of memory");
-  else if (c->o->store)
+  else if (put(t, "trial", json_object_new_int64(c->trials)))
+    rc = pc_error_set(err, PC_E_NOMEM, "record_trial: out of memory");
+  else if ((rc = keep_trial(c, t, err)) == PC_OK && c->o->store)
     rc = pc_runstore_put_trial(c->o->store, c->o->run_id, c->trials, t, err);
   json_object_put(t);
   return rc;
@@ -892,7 +938,9 @@ static int c_checkpoint_save(void *ctx, const char *json, size_t len,
   int rc = parse_arg(json, len, "checkpoint", json_type_object, &t, err);
 
   json_object_put(t);
-  if (rc || !c->o->store)
+  /* A step's optimizer (run_optimizer) keeps no checkpoint of its own:
+   * the replay log already resumes it, and the slot is the compile's. */
+  if (rc || !c->o->store || c->depth > 0)
     return rc;
   return pc_runstore_checkpoint_put(c->o->store, c->o->run_id, json, len,
                                     err);
@@ -907,7 +955,7 @@ static int c_checkpoint_load(void *ctx, pc_json **out, pc_error *err)
   int rc;
 
   *out = NULL;
-  if (!c->o->store || !c->o->resume)
+  if (!c->o->store || !c->o->resume || c->depth > 0)
     return PC_OK;
   rc = pc_runstore_checkpoint_get(c->o->store, c->o->run_id, &text, &len,
                                   err);
@@ -979,6 +1027,510 @@ static int c_set_result(void *ctx, const char *state_json, size_t state_len,
   return PC_OK;
 }
 
+/* ---- ABI 1.1: info, finetune_record, write_file, run_optimizer -------- */
+
+static int split_info(const pc_dataset *ds, struct json_object *into,
+                      const char *name)
+{
+  struct json_object *o = json_object_new_object();
+  char hex[PC_SHA256_HEX_LEN + 1];
+
+  if (!o || pc_dataset_hash(ds, hex) ||
+      put(o, "n", json_object_new_int64((int64_t)ds->n_rows)) ||
+      put(o, "sha256", json_object_new_string(hex))) {
+    json_object_put(o);
+    return PC_E_NOMEM;
+  }
+  return put(into, name, o);
+}
+
+static int c_info(void *ctx, pc_json **out, pc_error *err)
+{
+  struct cc *c = ctx;
+  struct json_object *o = json_object_new_object(), *splits = NULL;
+  const char *name = pc_program_name(c->o->program);
+  const char *dir = c->o->export_dir;
+
+  *out = NULL;
+  if (!o ||
+      (name ? put(o, "program", json_object_new_string(name))
+            : put_null(o, "program")) ||
+      put(o, "adapter", json_object_new_string(
+            pc_runtime_adapter_name(c->o->rt, NULL))) ||
+      put(o, "roles", pc_runtime_models(c->o->rt)) ||
+      put(o, "splits", splits = json_object_new_object()) ||
+      split_info(c->o->train, splits, "train") ||
+      split_info(c->o->val, splits, "val") ||
+      (dir ? put(o, "export_dir", json_object_new_string(dir))
+           : put_null(o, "export_dir"))) {
+    json_object_put(o);
+    return pc_error_set(err, PC_E_NOMEM, "info: out of memory");
+  }
+  *out = pc_host_json_wrap(o);
+  return PC_OK;
+}
+
+/* The demos for a fine-tuning record: the predictor's (or none), then one
+ * complete demo of `inputs` and `outputs`, whose assistant turn is the
+ * reply as the adapter formats it. New array, NULL on OOM. */
+static struct json_object *record_demos(const pc_predictor *p, int no_demos,
+                                        struct json_object *inputs,
+                                        struct json_object *outputs)
+{
+  struct json_object *demos = no_demos ? json_object_new_array()
+                                       : copy_of(p->demos);
+  struct json_object *one = json_object_new_object();
+
+  if (!demos || !one)
+    goto fail;
+  json_object_object_foreach(inputs, k, v)
+    if (v ? put(one, k, copy_of(v)) : put_null(one, k))
+      goto fail;
+  json_object_object_foreach(outputs, k2, v2)
+    if (v2 ? put(one, k2, copy_of(v2)) : put_null(one, k2))
+      goto fail;
+  if (json_object_array_add(demos, one) != 0)
+    goto fail;
+  return demos;
+fail:
+  json_object_put(one);
+  json_object_put(demos);
+  return NULL;
+}
+
+/* Every input and output field of p's signature is in `inputs` /
+ * `outputs` and not null; PC_E_INVALID_ARG names the first that is not. */
+static int record_complete(const pc_predictor *p, struct json_object *inputs,
+                           struct json_object *outputs, pc_error *err)
+{
+  const pc_signature *sig = p->signature;
+  struct json_object *v;
+
+  for (size_t i = 0; i < sig->n_inputs; i++)
+    if (!json_object_object_get_ex(inputs, sig->inputs[i].name, &v) || !v)
+      return pc_error_set(err, PC_E_INVALID_ARG, "finetune_record: %s: "
+                          "input \"%s\" is missing or null", p->path,
+                          sig->inputs[i].name);
+  for (size_t i = 0; i < sig->n_outputs; i++)
+    if (!json_object_object_get_ex(outputs, sig->outputs[i].name, &v) || !v)
+      return pc_error_set(err, PC_E_INVALID_ARG, "finetune_record: %s: "
+                          "output \"%s\" is missing or null", p->path,
+                          sig->outputs[i].name);
+  return PC_OK;
+}
+
+static int push_message(struct json_object *arr, const char *role,
+                        const char *content, size_t len)
+{
+  struct json_object *m = json_object_new_object();
+
+  if (!m || json_object_array_add(arr, m) != 0) {
+    json_object_put(m);
+    return PC_E_NOMEM;
+  }
+  if (put(m, "role", json_object_new_string(role)) ||
+      put(m, "content", json_object_new_string_len(content, (int)len)))
+    return PC_E_NOMEM;
+  return PC_OK;
+}
+
+static int c_finetune_record(void *ctx, const char *path,
+                             const char *state_json, uint64_t state_len,
+                             const char *inputs_json, uint64_t inputs_len,
+                             const char *outputs_json, uint64_t outputs_len,
+                             uint32_t flags, pc_json **out, pc_error *err)
+{
+  struct cc *c = ctx;
+  struct json_object *state = NULL, *inputs = NULL, *outputs = NULL;
+  struct json_object *demos = NULL, *rec = NULL, *msgs;
+  struct json_object *cfg_adapter = NULL;
+  pc_program *prog = NULL;
+  const pc_predictor *p;
+  pc_rt_adapter *ad;
+  pc_messages m;
+  const char *choice = NULL;
+  int rc;
+
+  *out = NULL;
+  memset(&m, 0, sizeof(m));
+  if (!inputs_json || !outputs_json)
+    return pc_error_set(err, PC_E_INVALID_ARG, "finetune_record: inputs "
+                        "and outputs are required");
+  rc = parse_arg(state_json, state_len, "finetune_record: state",
+                 json_type_object, &state, err);
+  if (!rc)
+    rc = parse_arg(inputs_json, inputs_len, "finetune_record: inputs",
+                   json_type_object, &inputs, err);
+  if (!rc)
+    rc = parse_arg(outputs_json, outputs_len, "finetune_record: outputs",
+                   json_type_object, &outputs, err);
+  if (!rc)
+    rc = apply_state_json(c->start_json, state, &prog, err);
+  if (rc)
+    goto out;
+  if (!path || !(p = pc_program_predictor(prog, path))) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "finetune_record: no "
+                      "predictor \"%s\" in the program", path ? path : "");
+    goto out;
+  }
+  /* The adapter puts incomplete demos first: the record's demo must be
+   * complete to be the last pair. */
+  if ((rc = record_complete(p, inputs, outputs, err)))
+    goto out;
+  if (p->config &&
+      json_object_object_get_ex(p->config, "adapter", &cfg_adapter))
+    choice = json_object_get_string(cfg_adapter);
+  if ((rc = pc_runtime_adapter(c->o->rt,
+                               pc_runtime_adapter_name(c->o->rt, choice),
+                               &ad, err)))
+    goto out;
+  if (!(demos = record_demos(p, (flags & PC_FINETUNE_NO_DEMOS) != 0, inputs,
+                             outputs))) {
+    rc = pc_error_set(err, PC_E_NOMEM, "finetune_record: out of memory");
+    goto out;
+  }
+  if ((rc = pc_rt_adapter_format(ad, p->signature_plugin_json,
+                                 p->signature_plugin_len, demos, inputs, &m,
+                                 err)))
+    goto out;
+  /* [system, demo pairs..., user (the record's demo), assistant (its
+   * reply), user (the request)]: keep all but the record's demo pair and
+   * end with its reply. */
+  if (m.n < 4 || strcmp(m.items[m.n - 3].role, "user") ||
+      strcmp(m.items[m.n - 2].role, "assistant") ||
+      strcmp(m.items[m.n - 1].role, "user")) {
+    rc = pc_error_set(err, PC_E_INTERNAL, "finetune_record: adapter \"%s\" "
+                      "did not render the demo as a user/assistant pair",
+                      pc_rt_adapter_name(ad));
+    goto out;
+  }
+  rc = PC_E_NOMEM;
+  if (!(rec = json_object_new_object()) ||
+      put(rec, "messages", msgs = json_object_new_array()))
+    goto out;
+  for (size_t i = 0; i + 3 < m.n; i++)
+    if (push_message(msgs, m.items[i].role, m.items[i].content,
+                     m.items[i].len))
+      goto out;
+  if (push_message(msgs, "user", m.items[m.n - 1].content,
+                   m.items[m.n - 1].len) ||
+      push_message(msgs, "assistant", m.items[m.n - 2].content,
+                   m.items[m.n - 2].len))
+    goto out;
+  rc = PC_OK;
+out:
+  if (rc == PC_E_NOMEM)
+    pc_error_set(err, rc, "finetune_record: out of memory");
+  if (rc == PC_OK)
+    *out = pc_host_json_wrap(rec);
+  else
+    json_object_put(rec);
+  pc_messages_clear(&m);
+  json_object_put(demos);
+  pc_program_free(prog);
+  json_object_put(state);
+  json_object_put(inputs);
+  json_object_put(outputs);
+  return rc;
+}
+
+/* A file name write_file accepts: [A-Za-z0-9._-]+, not starting with '.',
+ * at most 200 bytes. */
+static int export_name_ok(const char *name)
+{
+  size_t n = name ? strlen(name) : 0;
+
+  if (n == 0 || n > 200 || name[0] == '.')
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = name[i];
+
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+static int c_write_file(void *ctx, const char *name, const char *data,
+                        uint64_t len, pc_error *err)
+{
+  struct cc *c = ctx;
+  const char *dir = c->o->export_dir;
+  pc_buf path;
+  int rc;
+
+  if (!dir)
+    return pc_error_set(err, PC_E_UNSUPPORTED, "write_file: this compile "
+                        "has no export directory");
+  if (!export_name_ok(name))
+    return pc_error_set(err, PC_E_INVALID_ARG, "write_file: bad file name "
+                        "\"%s\" (letters, digits, '.', '_', '-'; not "
+                        "starting with '.')", name ? name : "");
+  if (!data && len)
+    return pc_error_set(err, PC_E_INVALID_ARG, "write_file: no data");
+  if ((rc = pc_file_mkdirs(dir, 0755, err)))
+    return rc;
+  pc_buf_init(&path, 0);
+  if (pc_buf_printf(&path, "%s/%s", dir, name))
+    rc = pc_error_set(err, PC_E_NOMEM, "write_file: out of memory");
+  else
+    rc = pc_file_write_atomic(path.data, data ? data : "", (size_t)len,
+                              err);
+  pc_buf_free(&path);
+  return rc;
+}
+
+/* Indices from a JSON array of integers (NULL or null: *out NULL). */
+static int index_list(const struct json_object *arr, const char *what,
+                      size_t **out, size_t *n, pc_error *err)
+{
+  size_t len;
+
+  *out = NULL;
+  *n = 0;
+  if (!arr)
+    return PC_OK;
+  if (!json_object_is_type(arr, json_type_array))
+    return pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: %s: "
+                        "expected an array of indices", what);
+  len = json_object_array_length(arr);
+  if (!(*out = pc_calloc(len ? len : 1, sizeof(**out))))
+    return pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+  for (size_t i = 0; i < len; i++) {
+    struct json_object *v = json_object_array_get_idx(arr, i);
+
+    if (!json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0) {
+      pc_free(*out);
+      *out = NULL;
+      return pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: %s[%zu]: "
+                          "expected an index >= 0", what, i);
+    }
+    (*out)[i] = (size_t)json_object_get_int64(v);
+  }
+  *n = len;
+  return PC_OK;
+}
+
+/* Each index below `limit` and none twice (a split's ids are unique). */
+static int check_indices(const size_t *idx, size_t n, size_t limit,
+                         const char *what, pc_error *err)
+{
+  unsigned char *seen = pc_calloc(limit ? limit : 1, 1);
+  int rc = PC_OK;
+
+  if (!seen)
+    return pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+  for (size_t i = 0; i < n && rc == PC_OK; i++) {
+    if (idx[i] >= limit)
+      rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: %s[%zu]: "
+                        "index %zu out of range (%zu examples)", what, i,
+                        idx[i], limit);
+    else if (seen[idx[i]]++)
+      rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: %s[%zu]: "
+                        "index %zu given twice", what, i, idx[i]);
+  }
+  pc_free(seen);
+  return rc;
+}
+
+/* The split of a step: `spec` (borrowed, may be NULL) picks examples of
+ * `base`; *made owns a new dataset when it did (else NULL, *ds = base). */
+static int step_split(const struct json_object *indices,
+                      const pc_dataset *base, const char *what,
+                      const pc_dataset **ds, pc_dataset **made,
+                      pc_error *err)
+{
+  size_t *idx = NULL, n = 0;
+  int rc;
+
+  *ds = base;
+  *made = NULL;
+  if (!indices)
+    return PC_OK;
+  if ((rc = index_list(indices, what, &idx, &n, err)))
+    return rc;
+  if (n == 0)
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: %s: no "
+                      "examples", what);
+  else
+    rc = check_indices(idx, n, base->n_rows, what, err);
+  if (rc == PC_OK && (rc = pc_dataset_subset(base, idx, n, made, err)) ==
+                     PC_OK)
+    *ds = *made;
+  pc_free(idx);
+  return rc;
+}
+
+/* The step's state over this compile's start: `base` (may be NULL) with
+ * `step` (may be NULL) merged in. New object, NULL on OOM. */
+static struct json_object *combined_state(const struct json_object *base,
+                                          const struct json_object *step,
+                                          pc_error *err)
+{
+  struct json_object *root = json_object_new_object(), *st, *res;
+
+  if (!root || put(root, "state", base ? copy_of(base)
+                                       : json_object_new_object()))
+    goto oom;
+  if (step && merge_state(root, step, err)) {
+    json_object_put(root);
+    return NULL;
+  }
+  json_object_object_get_ex(root, "state", &st);
+  res = json_object_get(st);
+  json_object_put(root);
+  return res;
+oom:
+  json_object_put(root);
+  pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+  return NULL;
+}
+
+static int c_run_optimizer(void *ctx, const char *json, uint64_t len,
+                           pc_json **out, pc_error *err)
+{
+  struct cc *c = ctx;
+  struct json_object *req = NULL, *v, *start = NULL, *settings = NULL;
+  struct json_object *val = NULL, *res = NULL, *st = NULL;
+  struct json_object *saved_start = c->start_json;
+  struct json_object *saved_state = c->res->state;
+  struct json_object *saved_report = c->res->report;
+  const pc_compile_opts *saved_o = c->o;
+  const char *saved_step = c->step, *name, *vsplit = PC_SPLIT_VAL;
+  pc_compile_opts sub = *c->o;
+  pc_dataset *train = NULL, *valds = NULL;
+  const pc_dataset *base;
+  pc_program *prog = NULL;
+  pc_optimizer *opt = NULL;
+  int64_t trials0 = c->trials;
+  int rc;
+
+  *out = NULL;
+  if ((rc = parse_arg(json, len, "run_optimizer", json_type_object, &req,
+                      err)))
+    return rc;
+  if (c->depth >= 4) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: steps nest "
+                      "more than 4 deep");
+    goto out;
+  }
+  if (!json_object_object_get_ex(req, "optimizer", &v) ||
+      !json_object_is_type(v, json_type_string)) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: \"optimizer\" "
+                      "must name an optimizer");
+    goto out;
+  }
+  name = json_object_get_string(v);
+  if (json_object_object_get_ex(req, "settings", &settings) && settings &&
+      !json_object_is_type(settings, json_type_object)) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: \"settings\" "
+                      "must be an object");
+    goto out;
+  }
+  if (json_object_object_get_ex(req, "state", &start) && start &&
+      !json_object_is_type(start, json_type_object)) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: \"state\" "
+                      "must be an object");
+    goto out;
+  }
+  if (json_object_object_get_ex(req, "label", &v) &&
+      json_object_is_type(v, json_type_string))
+    c->step = json_object_get_string(v);
+  json_object_object_get_ex(req, "val", &val);
+  if (val) {
+    if (!json_object_is_type(val, json_type_object)) {
+      rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: \"val\" "
+                        "must be an object {\"split\", \"indices\"}");
+      goto out;
+    }
+    if (json_object_object_get_ex(val, "split", &v) && v)
+      vsplit = json_object_get_string(v);
+  }
+  if (!(base = split_of(c, vsplit))) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "run_optimizer: val.split: "
+                      "unknown split \"%s\"", vsplit);
+    goto out;
+  }
+  json_object_object_get_ex(req, "train", &v);
+  if ((rc = step_split(v, c->o->train, "train", &sub.train, &train, err)))
+    goto out;
+  v = NULL;
+  if (val)
+    json_object_object_get_ex(val, "indices", &v);
+  if ((rc = step_split(v, base, "val.indices", &sub.val, &valds, err)))
+    goto out;
+  if ((rc = apply_state_json(c->start_json, start, &prog, err)) ||
+      (rc = pc_optimizer_open(pc_runtime_registry(c->o->rt), name, settings,
+                              &opt, err)))
+    goto out;
+  sub.program = prog;
+  sub.optimizer = opt;
+  if (!(c->start_json = pc_program_to_json(prog))) {
+    c->start_json = saved_start;
+    rc = pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+    goto out;
+  }
+  c->o = &sub;
+  c->res->state = NULL;
+  c->res->report = NULL;
+  c->depth++;
+  rc = pc_optimizer_compile(opt, c->api, err);
+  c->depth--;
+  json_object_put(c->start_json);
+  c->start_json = saved_start;
+  c->o = saved_o;
+  st = c->res->state;
+  res = c->res->report;
+  c->res->state = saved_state;
+  c->res->report = saved_report;
+  if (rc && rc != PC_E_BUDGET && rc != PC_E_CANCELLED)
+    goto out;
+  {
+    struct json_object *o = json_object_new_object();
+    struct json_object *merged = combined_state(start, st, err);
+    const char *why = c->res->stopped_by;
+    int prc = PC_OK;
+
+    if (!why && rc)
+      why = rc == PC_E_CANCELLED ? "cancelled" : "budget";
+    if (!merged) {
+      json_object_put(o);
+      rc = err->code ? err->code : PC_E_NOMEM;
+      goto out;
+    }
+    if (!o) {
+      json_object_put(merged);
+      rc = pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+      goto out;
+    }
+    if (put(o, "state", merged) ||
+        (res ? put(o, "report", json_object_get(res))
+             : put_null(o, "report")) ||
+        put(o, "trials", json_object_new_int64(c->trials - trials0)) ||
+        (rc ? put(o, "stopped_by", json_object_new_string(why))
+            : put_null(o, "stopped_by")))
+      prc = PC_E_NOMEM;
+    if (prc) {
+      json_object_put(o);
+      rc = pc_error_set(err, prc, "run_optimizer: out of memory");
+      goto out;
+    }
+    *out = pc_host_json_wrap(o);
+  }
+out:
+  c->step = saved_step;
+  json_object_put(st);
+  json_object_put(res);
+  pc_optimizer_close(opt);
+  pc_program_free(prog);
+  pc_dataset_free(train);
+  pc_dataset_free(valds);
+  json_object_put(req);
+  return rc;
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 int pc_compile_run(const pc_compile_opts *o, pc_compile_result *out,
@@ -1017,6 +1569,11 @@ int pc_compile_run(const pc_compile_opts *o, pc_compile_result *out,
   api.checkpoint_load = c_checkpoint_load;
   api.progress = c_progress;
   api.set_result = c_set_result;
+  api.info = c_info;
+  api.finetune_record = c_finetune_record;
+  api.write_file = c_write_file;
+  api.run_optimizer = c_run_optimizer;
+  c.api = &api;
 
   rc = pc_optimizer_compile(o->optimizer, &api, err);
   if (rc == PC_E_BUDGET || rc == PC_E_CANCELLED) {
@@ -1043,5 +1600,6 @@ void pc_compile_result_clear(pc_compile_result *r)
 {
   json_object_put(r->state);
   json_object_put(r->report);
+  json_object_put(r->trial_log);
   memset(r, 0, sizeof(*r));
 }

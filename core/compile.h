@@ -45,6 +45,9 @@ typedef struct pc_compile_opts {
   pc_runstore *store;         /* borrowed; NULL: no log, no resume */
   const char *run_id;         /* the run in `store` */
   int resume;                 /* replay the run's log first */
+  const char *export_dir;     /* borrowed: where write_file puts files
+                                 (created on first use); NULL: the API's
+                                 write_file refuses */
   void (*progress)(void *ctx, const pc_compile_progress *p);
   void *progress_ctx;
 } pc_compile_opts;
@@ -53,6 +56,12 @@ typedef struct pc_compile_result {
   struct json_object *state;   /* owned: the best state, NULL when the
                                   optimizer set none */
   struct json_object *report;  /* owned: the optimizer's report, or NULL */
+  struct json_object *trial_log; /* owned: array of every trial recorded,
+                                  numbered, each with "at": {"elapsed_ms",
+                                  "calls", "tokens", "cost" (null when a
+                                  price is unknown), "metric_calls"} as
+                                  spent when it was recorded (for reports;
+                                  the run store keeps trials without it) */
   const char *stopped_by;      /* static: the cap that stopped it, or
                                   "cancelled", or NULL */
   char stop_message[256];      /* how the cap was reached */

@@ -798,6 +798,47 @@ void pc_dataset_free(pc_dataset *ds)
   pc_free(ds);
 }
 
+int pc_dataset_subset(const pc_dataset *ds, const size_t *indices, size_t n,
+                      pc_dataset **out, pc_error *err)
+{
+  pc_dataset *d;
+
+  *out = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (indices[i] >= ds->n_rows)
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: index %zu out of "
+                          "range (%zu examples)", ds->path, indices[i],
+                          ds->n_rows);
+  if (!(d = pc_calloc(1, sizeof(*d))))
+    return pc_error_set(err, PC_E_NOMEM, "out of memory");
+  d->path = pc_strdup(ds->path);
+  d->rows = pc_calloc(n ? n : 1, sizeof(*d->rows));
+  d->input_keys = pc_calloc(ds->n_input_keys ? ds->n_input_keys : 1,
+                            sizeof(*d->input_keys));
+  if (!d->path || !d->rows || !d->input_keys)
+    goto oom;
+  for (size_t k = 0; k < ds->n_input_keys; k++, d->n_input_keys++)
+    if (!(d->input_keys[k] = pc_strdup(ds->input_keys[k])))
+      goto oom;
+  for (size_t i = 0; i < n; i++, d->n_rows++) {
+    const pc_example *src = &ds->rows[indices[i]];
+    pc_example *dst = &d->rows[i];
+
+    dst->line = src->line;
+    dst->fields = json_object_get(src->fields);
+    if (!(dst->id = pc_strdup(src->id)) ||
+        (src->slice && !(dst->slice = pc_strdup(src->slice)))) {
+      d->n_rows++;  /* free what this row holds */
+      goto oom;
+    }
+  }
+  *out = d;
+  return PC_OK;
+oom:
+  pc_dataset_free(d);
+  return pc_error_set(err, PC_E_NOMEM, "out of memory");
+}
+
 /* ---------------------------------------------------------------------- */
 /* Hashes                                                                 */
 

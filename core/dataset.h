@@ -99,6 +99,15 @@ int pc_dataset_parse(const char *origin, const char *text, size_t len,
 void pc_dataset_free(pc_dataset *ds);
 
 /*
+ * pc_dataset_subset - a new dataset holding copies of the rows of `ds` at
+ * indices[0..n) (in that order; an index may repeat), with the same input
+ * keys and origin. No skipped rows. On PC_OK *out is owned by the caller
+ * (pc_dataset_free); PC_E_INVALID_ARG names an index out of range.
+ */
+int pc_dataset_subset(const pc_dataset *ds, const size_t *indices, size_t n,
+                      pc_dataset **out, pc_error *err);
+
+/*
  * pc_dataset_hash - the split hash of a dataset.
  *
  * sha256 over the canonical JSON of each row's fields (sorted keys,

@@ -535,6 +535,37 @@ static int64_t estimate_tokens(const pc_messages *msgs,
   return t;
 }
 
+/* Write the call settings the provider gets to `pj`: all of `params`
+ * (NULL: {}) but "model", a model id that replaces the role's for this
+ * call (a predictor's state "model"), which goes to *model (borrowed from
+ * params, NULL when absent). */
+static int write_params(const struct json_object *params, pc_buf *pj,
+                        const char **model)
+{
+  struct json_object *v, *rest;
+  int rc;
+
+  *model = NULL;
+  if (!params)
+    return pc_buf_puts(pj, "{}");
+  if (!json_object_object_get_ex(params, "model", &v))
+    return pc_json_write(params, PC_JSON_TEXT_COMPACT, pj);
+  if (json_object_is_type(v, json_type_string))
+    *model = json_object_get_string(v);
+  if (!(rest = json_object_new_object()))
+    return PC_E_NOMEM;
+  json_object_object_foreach((struct json_object *)params, key, val) {
+    if (strcmp(key, "model") &&
+        json_object_object_add(rest, key, json_object_get(val)) != 0) {
+      json_object_put(rest);
+      return PC_E_NOMEM;
+    }
+  }
+  rc = pc_json_write(rest, PC_JSON_TEXT_COMPACT, pj);
+  json_object_put(rest);
+  return rc;
+}
+
 int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
                    const struct json_object *params, const char *rollout_id,
                    pc_call *call, pc_lm_response *out, pc_error *err)
@@ -546,6 +577,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
     .hdr = PC_ABI_HEADER_INIT(pc_lm_request),
   };
   int64_t estimate = lm->limiter ? estimate_tokens(msgs, params) : 0;
+  const char *model = NULL;
   uint32_t retries = 0, limited = 0;
   double retry_wait = 0, rate_wait = 0;
   int rc;
@@ -554,8 +586,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
   pc_lm_response_clear(out);
   pc_buf_init(&pj, 0);
   wire = pc_calloc(msgs->n ? msgs->n : 1, sizeof(*wire));
-  if (!wire || (params ? pc_json_write(params, PC_JSON_TEXT_COMPACT, &pj)
-                       : pc_buf_puts(&pj, "{}"))) {
+  if (!wire || write_params(params, &pj, &model)) {
     rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", lm->role);
     goto out;
   }
@@ -565,7 +596,7 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
     wire[i].content = msgs->items[i].content;
     wire[i].content_len = msgs->items[i].len;
   }
-  req.model = lm->model;
+  req.model = model ? model : lm->model;
   req.messages = wire;
   req.n_messages = msgs->n;
   req.message_size = (uint32_t)sizeof(pc_message);
@@ -620,7 +651,10 @@ int pc_lm_complete(pc_lm *lm, const pc_messages *msgs,
     retry_wait += (double)delay;
   }
   if (rc == PC_OK) {
-    watch_served(lm, out);
+    /* A call that asked for another model (a predictor's state "model")
+     * is not the role's model: it is neither drift nor a first sight. */
+    if (!model)
+      watch_served(lm, out);
   } else if (retries) {
     rc = pc_error_wrap(err, &perr, "%s (%s), after %u %s", lm->role,
                        lm->provider, (unsigned)retries,

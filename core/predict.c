@@ -175,7 +175,9 @@ static int merge_params(pc_run_ctx *ctx, pc_lm *lm, const pc_predictor *pred,
 
   t->params = copy_of(pc_lm_params(lm));
   if (!t->params || pc_lm_settings_merge(t->params, pred->config) ||
-      pc_lm_settings_merge(t->params, ctx->overrides))
+      pc_lm_settings_merge(t->params, ctx->overrides) ||
+      (pred->model &&
+       add(t->params, "model", json_object_new_string(pred->model))))
     return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
   if (json_object_object_get_ex(t->params, "rollout_id", &rid)) {
     if (json_object_is_type(rid, json_type_string) ||
@@ -427,6 +429,13 @@ static int add_cost(struct json_object *r, const pc_run_ctx *ctx,
   return add(r, "cost", json_object_new_double(cost));
 }
 
+/* The model a call asked for: the predictor's state "model" when set,
+ * else the role's identity. Borrowed. */
+static const char *asked_model(const pc_predictor *pred, const pc_lm *lm)
+{
+  return pred->model ? pred->model : pc_lm_identity(lm);
+}
+
 static struct json_object *make_record(const pc_run_ctx *ctx,
                                        const pc_predictor *pred,
                                        pc_lm *lm,
@@ -451,7 +460,7 @@ static struct json_object *make_record(const pc_run_ctx *ctx,
     goto fail;
   usage = json_object_new_object();
   if (add(r, "adapter", json_object_new_string(pc_rt_adapter_name(t->adapter)))
-      || add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      || add(r, "model", json_object_new_string(asked_model(pred, lm))) ||
       (served && add(r, "served_model", json_object_get(served))) ||
       add(r, "messages", json_object_get(t->msgs_json)) ||
       add(r, "completion", json_object_new_string_len(t->resp.texts[0],
@@ -521,7 +530,7 @@ static struct json_object *failure_record(const pc_run_ctx *ctx,
       add(err, "message", json_object_new_string(e->message)) ||
       add(r, "adapter",
           json_object_new_string(pc_rt_adapter_name(t->adapter))) ||
-      add(r, "model", json_object_new_string(pc_lm_identity(lm))) ||
+      add(r, "model", json_object_new_string(asked_model(pred, lm))) ||
       add(r, "messages", json_object_get(t->msgs_json)) ||
       add_served_meta(r, t) || add_failure_cost(r, ctx, t) ||
       add(r, "cache_hit", json_object_new_boolean(t->hit)) ||

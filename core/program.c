@@ -47,7 +47,7 @@ static const char *const module_members[] = {
 };
 static const char *const step_members[] = {"call", "id", "inputs", NULL};
 static const char *const state_members[] = {"instructions", "demos", "knn",
-                                            NULL};
+                                            "model", NULL};
 
 static int refresh_plugin_json(pc_predictor *p);
 
@@ -915,7 +915,7 @@ static int load_state_entry(struct ld *ld, const char *key,
                    key);
   snprintf(where, sizeof(where), "state.%s.", key);
   rc = check_members(ld, v, where, state_members,
-                     "instructions, demos or knn");
+                     "instructions, demos, knn or model");
   if (rc)
     return rc;
   if (json_object_object_get_ex(v, "instructions", &ins)) {
@@ -941,6 +941,18 @@ static int load_state_entry(struct ld *ld, const char *key,
       return ld_nomem(ld);
     json_object_put(p->demos);
     p->demos = copy;
+  }
+  if (json_object_object_get_ex(v, "model", &ins)) {
+    char *model = NULL;
+
+    if (ins && (!is_type(ins, json_type_string) || !*str_of(ins)))
+      return ld_fail(ld, PC_E_INVALID_ARG,
+                     "state.%s.model: expected a model id (a non-empty "
+                     "string) or null", key);
+    if (ins && !(model = pc_strdup(str_of(ins))))
+      return ld_nomem(ld);
+    pc_free(p->model);
+    p->model = model;
   }
   if (json_object_object_get_ex(v, "knn", &knn)) {
     pc_knn_pool *pool = NULL;
@@ -1102,6 +1114,7 @@ void pc_program_free(pc_program *prog)
     json_object_put(p->demos);
     json_object_put(p->knn);
     pc_knn_pool_free(p->knn_pool);
+    pc_free(p->model);
   }
   pc_free(prog->predictors);
   for (i = 0; i < prog->n_modules; i++) {
@@ -1243,7 +1256,7 @@ static int state_to_json(const pc_program *prog, struct json_object *root)
                          p->module->signature->instructions) != 0;
     int has_demos = json_object_array_length(p->demos) > 0;
 
-    if (!changed && !has_demos && !p->knn)
+    if (!changed && !has_demos && !p->knn && !p->model)
       continue;
     if (!state && !(state = json_object_new_object()))
       goto out;
@@ -1258,6 +1271,8 @@ static int state_to_json(const pc_program *prog, struct json_object *root)
                       put_new(entry, "demos", copy)))
       goto out;
     if (p->knn && (copy_json(p->knn, &copy) || put_new(entry, "knn", copy)))
+      goto out;
+    if (p->model && put_new(entry, "model", json_object_new_string(p->model)))
       goto out;
   }
   rc = PC_OK;

@@ -59,6 +59,9 @@ typedef struct pc_predictor {
                                   demo pool and retrieval settings), or
                                   NULL */
   struct pc_knn_pool *knn_pool;  /* owned: knn indexed, or NULL */
+  char *model;             /* owned: the model id this predictor's calls
+                              ask for instead of the role's (state
+                              "model", e.g. a fine-tuned model), or NULL */
 } pc_predictor;
 
 struct pc_module {

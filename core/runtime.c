@@ -302,6 +302,11 @@ pc_sched *pc_runtime_sched(pc_runtime *rt) { return rt->sched; }
 pc_cache *pc_runtime_cache(pc_runtime *rt) { return rt->cache; }
 const pc_config *pc_runtime_config(const pc_runtime *rt) { return rt->cfg; }
 
+const pc_registry *pc_runtime_registry(const pc_runtime *rt)
+{
+  return rt->reg;
+}
+
 pc_lm *pc_runtime_lm(pc_runtime *rt, int role)
 {
   if (role < 0 || role >= PC_ROLE_COUNT || !rt->roles[role])

@@ -87,6 +87,8 @@ pc_sched *pc_runtime_sched(pc_runtime *rt);
 pc_lm *pc_runtime_lm(pc_runtime *rt, int role);
 pc_cache *pc_runtime_cache(pc_runtime *rt);
 const pc_config *pc_runtime_config(const pc_runtime *rt);
+/* The plugin registry the runtime was opened with (borrowed). */
+const pc_registry *pc_runtime_registry(const pc_runtime *rt);
 
 /*
  * pc_runtime_adapter - the runtime's instance of adapter `name` (NULL:

@@ -101,7 +101,7 @@ static int an_body(const pc__lm_inst *base, const pc_lm_request *req,
   const an_inst *s = (const an_inst *)base;
   pc__an_opts opts;
 
-  opts.model = base->conf.model;
+  opts.model = req->model && *req->model ? req->model : base->conf.model;
   opts.max_tokens = s->max_tokens;
   opts.stream = stream;
   return pc__an_body(base->h, &opts, req, params, body, len, err);

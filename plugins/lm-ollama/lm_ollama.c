@@ -174,7 +174,7 @@ static int ol_body(const pc__lm_inst *base, const pc_lm_request *req,
   const ol_inst *s = (const ol_inst *)base;
   pc__ol_opts opts;
 
-  opts.model = base->conf.model;
+  opts.model = req->model && *req->model ? req->model : base->conf.model;
   opts.keep_alive = s->keep_alive;
   opts.stream = stream;
   return pc__ol_body(base->h, &opts, req, params, body, len, err);

@@ -137,6 +137,36 @@ static void test_jsonl_blank_lines_are_ignored_but_counted(void)
   pc_dataset_free(ds);
 }
 
+/* A subset holds copies of the picked rows in the order given (repeats
+ * allowed) and refuses an index past the end. */
+static void test_subset_picks_rows_in_order(void)
+{
+  const char *text = "{\"id\":\"a\",\"q\":\"1\",\"slice\":\"s\"}\n"
+                     "{\"id\":\"b\",\"q\":\"2\"}\n{\"id\":\"c\",\"q\":\"3\"}\n";
+  const size_t pick[] = {2, 0, 2}, bad[] = {1, 3};
+  pc_error err = PC_ERROR_INIT;
+  pc_dataset *ds = NULL, *sub = NULL;
+
+  CU_ASSERT_EQUAL_FATAL(pc_dataset_parse("mem.jsonl", text, strlen(text),
+                                         NULL, &ds, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_dataset_subset(ds, pick, 3, &sub, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(sub->n_rows, 3);
+  PC_ASSERT_STR_EQ(sub->rows[0].id, "c");
+  PC_ASSERT_STR_EQ(sub->rows[1].id, "a");
+  PC_ASSERT_STR_EQ(sub->rows[1].slice, "s");
+  PC_ASSERT_STR_EQ(field(&sub->rows[2], "q"), "3");
+  CU_ASSERT_EQUAL(sub->rows[1].line, 1);
+  PC_ASSERT_STR_EQ(sub->path, "mem.jsonl");
+  pc_dataset_free(sub);
+  sub = NULL;
+  CU_ASSERT_EQUAL(pc_dataset_subset(ds, bad, 2, &sub, &err),
+                  PC_E_INVALID_ARG);
+  CU_ASSERT_PTR_NULL(sub);
+  PC_ASSERT_STR_EQ(err.message, "mem.jsonl: index 3 out of range (3 "
+                   "examples)");
+  pc_dataset_free(ds);
+}
+
 /* Each kind of malformed JSONL line, always on line 3 of the text. */
 static const struct {
   const char *line;
@@ -698,6 +728,7 @@ static CU_TestInfo dataset_tests[] = {
    test_hash_is_sha256_of_canonical_lines},
   {"content hash ignores id and slice",
    test_content_hash_ignores_id_and_slice},
+  {"subset picks rows in order", test_subset_picks_rows_in_order},
   {"parse_keys splits, trims and refuses bad lists",
    test_parse_keys_splits_trims_and_refuses_bad_lists},
   {"load refuses a missing file and an unknown format",

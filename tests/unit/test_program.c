@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "harness.h"
 #include "json_text.h"
+#include "compile.h"
 #include "program.h"
 
 /* The two fixtures in tests/data/programs/. */
@@ -649,7 +650,13 @@ static void test_state_with_bad_member_is_refused(void)
 {
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'instruction': 'x'}}}",
                  "prog.json: state.m.instruction: unknown member (expected "
-                 "instructions, demos or knn)");
+                 "instructions, demos, knn or model)");
+  expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'model': ''}}}",
+                 "prog.json: state.m.model: expected a model id (a "
+                 "non-empty string) or null");
+  expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'model': 4}}}",
+                 "prog.json: state.m.model: expected a model id (a "
+                 "non-empty string) or null");
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'demos': [{}, 1]}}}",
                  "prog.json: state.m.demos[1]: expected an object");
   expect_invalid(HEAD ONE_MODULE ", 'state': {'m': {'instructions': 7}}}",
@@ -784,6 +791,39 @@ static void test_compiled_program_round_trips(void)
   pc_free(second);
   json_object_put(root);
   pc_program_free(again);
+  pc_program_free(prog);
+}
+
+/* A predictor's "model" (BetterTogether's fine-tuned model) is kept,
+ * saved on its own and cleared by null. */
+static void test_state_model_round_trips(void)
+{
+  pc_program *prog = NULL, *cleared = NULL;
+  pc_error err = PC_ERROR_INIT;
+  struct json_object *state = NULL;
+  char *text;
+
+  CU_ASSERT_EQUAL_FATAL(load_quoted(HEAD ONE_MODULE ", 'state': {'m': {"
+    "'model': 'ft:mini:acme::x1'}}}", &prog, &err), PC_OK);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pc_program_predictor(prog, "m"));
+  PC_ASSERT_STR_EQ(pc_program_predictor(prog, "m")->model,
+                   "ft:mini:acme::x1");
+  text = program_text(prog);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"state\": {\n    \"m\": {\n"
+                                      "      \"model\": \"ft:mini:acme::x1\""));
+  pc_free(text);
+  CU_ASSERT_EQUAL_FATAL(pc_json_parse("{\"m\": {\"model\": null}}", 22,
+                                      PC_JSON_PARSE_STRICT, &state, &err),
+                        PC_OK);
+  CU_ASSERT_EQUAL_FATAL(pc_compile_apply_state(prog, state, &cleared, &err),
+                        PC_OK);
+  CU_ASSERT_PTR_NULL(pc_program_predictor(cleared, "m")->model);
+  text = program_text(cleared);
+  CU_ASSERT_PTR_NULL(strstr(text, "\"model\""));
+  pc_free(text);
+  json_object_put(state);
+  pc_program_free(cleared);
   pc_program_free(prog);
 }
 
@@ -1126,6 +1166,7 @@ static CU_TestInfo program_tests[] = {
   {"save twice gives identical files",
    test_save_twice_gives_identical_files},
   {"a compiled program round trips", test_compiled_program_round_trips},
+  {"state model round trips", test_state_model_round_trips},
   {"state is written only when it differs",
    test_state_is_written_only_when_it_differs},
   {"save failure names the path", test_save_failure_names_the_path},

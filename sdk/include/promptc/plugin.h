@@ -98,7 +98,7 @@ extern "C" {
 #endif
 
 #define PC_ABI_MAJOR 1
-#define PC_ABI_MINOR 0
+#define PC_ABI_MINOR 1
 
 /* Mark the entry point (and nothing else) for export. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -693,7 +693,49 @@ typedef struct pc_compile_api {
   int (*set_result)(void *ctx, const char *state_json, size_t state_len,
                     const char *report_json, size_t report_len,
                     pc_error *err);
+
+  /* ---- Appended in ABI 1.1: check PC_HAS_FIELD(api, pc_compile_api, f)
+   * before use (docs/compile-api.md). ---- */
+
+  /* Facts about this compile, for manifests: {"program", "adapter",
+   * "roles": {"lm": {"provider", "plugin", "plugin_version", "model",
+   * "identity"}, ...} (the configured roles),
+   * "splits": {"train": {"n", "sha256"}, "val": {"n", "sha256"}},
+   * "export_dir" (or null)}. *out owned by the caller. */
+  int (*info)(void *ctx, pc_json **out, pc_error *err);
+  /* One chat fine-tuning record: the messages the adapter of predictor
+   * `path` sends for the inputs `inputs_json` with that predictor's demos
+   * in `state_json` (NULL: the starting state, a step's own inside
+   * run_optimizer; flag
+   * PC_FINETUNE_NO_DEMOS: no demos), then one assistant message holding
+   * `outputs_json` as the adapter formats a reply. *out (owned by the
+   * caller) is {"messages": [{"role", "content"}, ...]}. */
+  int (*finetune_record)(void *ctx, const char *path, const char *state_json,
+                         uint64_t state_len, const char *inputs_json,
+                         uint64_t inputs_len, const char *outputs_json,
+                         uint64_t outputs_len, uint32_t flags, pc_json **out,
+                         pc_error *err);
+  /* Write `len` bytes as the file `name` (letters, digits, '.', '_' and
+   * '-', not starting with '.') in the compile's export directory, which
+   * is made on first use; the file is replaced atomically.
+   * PC_E_UNSUPPORTED when the compile has no export directory. */
+  int (*write_file)(void *ctx, const char *name, const char *data,
+                    uint64_t len, pc_error *err);
+  /* Run another optimizer as one step of this compile. request_json:
+   * {"optimizer": name, "settings": {...}, "state": {...} or null (the
+   * step starts from this state over the starting program), "train":
+   * [train indices] or null (all, in order), "val": {"split", "indices"}
+   * or null (the val split), "label": text put on the step's trials as
+   * "step"}. Its requests are this compile's (same
+   * budget, log and trials). *out (owned by the caller): {"state",
+   * "report", "trials", "stopped_by"}. A cap or a cancellation inside
+   * the step returns PC_E_BUDGET / PC_E_CANCELLED with *out set. */
+  int (*run_optimizer)(void *ctx, const char *request_json, uint64_t len,
+                       pc_json **out, pc_error *err);
 } pc_compile_api;
+
+/* finetune_record() flags */
+#define PC_FINETUNE_NO_DEMOS 1u
 
 typedef struct pc_optimizer_iface {
   pc_abi_header hdr;
