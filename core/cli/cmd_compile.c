@@ -24,6 +24,7 @@
 #include "optimizer.h"
 #include "pricing.h"
 #include "program.h"
+#include "report.h"
 #include "runstore.h"
 #include "runtime.h"
 
@@ -39,7 +40,8 @@ static void compile_usage(FILE *f)
         "[--run-id ID] [--runs FILE]\n"
         "                       [--json] [--no-progress] [--threads N] "
         "[--cache PATH | --no-cache]\n"
-        "                       -o COMPILED.json\n"
+        "                       [--report PREFIX | --no-report] "
+        "-o COMPILED.json\n"
         "       promptc compile --resume RUN_ID [--runs FILE] [--threads N] "
         "[--json] ...\n\n"
         "Search the instructions and demos of PROGRAM's predictors that "
@@ -77,6 +79,11 @@ static void compile_usage(FILE *f)
         "      --runs FILE      the run store (default: "
         "$XDG_STATE_HOME/promptc/runs.sqlite)\n"
         "  -o, --output FILE    where to write the compiled program\n"
+        "      --report PREFIX  write the report as PREFIX.report.json and "
+        "PREFIX.report.html\n"
+        "                       (default: FILE without \".json\"; "
+        "docs/reports.md)\n"
+        "      --no-report      write no report\n"
         "      --json           print the summary as JSON\n"
         "      --no-progress    no live progress line on a terminal\n"
         CLI_RUN_OPTIONS_HELP
@@ -98,6 +105,8 @@ static void compile_usage(FILE *f)
 #define OPT_RUNS 3009
 #define OPT_JSON 3010
 #define OPT_NO_PROGRESS 3011
+#define OPT_REPORT 3012
+#define OPT_NO_REPORT 3013
 
 #define MAX_SETS 64
 
@@ -105,12 +114,14 @@ struct compile_args {
   cli_run_opts ro;
   const char *program, *train, *val, *inputs, *metric, *optimizer;
   const char *output, *run_id, *resume, *runs;
+  const char *report;  /* --report PREFIX, or NULL */
   const char *sets[MAX_SETS];
   size_t n_sets;
   int has_seed;
   uint64_t seed;
   pc_budget_caps caps;
   int dry_run, json, progress;
+  int no_report;
   int given_other;  /* an option that --resume does not take */
 };
 
@@ -160,6 +171,8 @@ static int parse_args(int argc, char **argv, struct compile_args *a)
     {"runs", required_argument, NULL, OPT_RUNS},
     {"json", no_argument, NULL, OPT_JSON},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"no-report", no_argument, NULL, OPT_NO_REPORT},
     {"help", no_argument, NULL, 'h'},
     CLI_RUN_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -233,15 +246,28 @@ static int parse_args(int argc, char **argv, struct compile_args *a)
     case OPT_RUNS: a->runs = optarg; break;
     case OPT_JSON: a->json = 1; break;
     case OPT_NO_PROGRESS: a->progress = 0; break;
+    case OPT_REPORT:
+      if (!*optarg) {
+        cli_error("--report: expected a path prefix, got ''");
+        return PC_EXIT_USAGE;
+      }
+      a->report = optarg;
+      break;
+    case OPT_NO_REPORT: a->no_report = 1; break;
     case 'h': compile_usage(stdout); return -1;
     default: compile_usage(stderr); return PC_EXIT_USAGE;
     }
+  }
+  if (a->report && a->no_report) {
+    cli_error("compile: --report and --no-report exclude each other");
+    return PC_EXIT_USAGE;
   }
   if (a->resume) {
     if (a->given_other || optind != argc) {
       cli_error("compile: --resume takes the run's own program, data, "
                 "config and settings; only --runs, --threads, --cache, "
-                "--no-cache, --json and --no-progress may be given with it");
+                "--no-cache, --json, --no-progress, --report and "
+                "--no-report may be given with it");
       return PC_EXIT_USAGE;
     }
     if (!pc_runstore_valid_id(a->resume)) {
@@ -383,7 +409,10 @@ static struct json_object *run_spec(const struct compile_args *a,
   if (!h || !caps ||
       put_abs(o, "program", a->program) || put_abs(o, "config", a->ro.config)
       || put_abs(o, "train", a->train) || put_abs(o, "val", a->val) ||
-      put_abs(o, "output", a->output) || put_str(o, "inputs", a->inputs) ||
+      put_abs(o, "output", a->output) || put_abs(o, "report", a->report) ||
+      json_object_object_add(o, "no_report",
+                             json_object_new_boolean(a->no_report)) ||
+      put_str(o, "inputs", a->inputs) ||
       put_str(o, "metric", a->metric) ||
       put_str(o, "optimizer", a->optimizer) ||
       put_str(o, "adapter", a->ro.adapter) ||
@@ -435,6 +464,12 @@ static int args_from_run(struct json_object *run, struct compile_args *a,
   a->metric = pc_json_str(spec, "metric");
   a->optimizer = pc_json_str(spec, "optimizer");
   a->ro.adapter = pc_json_str(spec, "adapter");
+  /* The report as first asked for, unless asked again. */
+  if (!a->report && !a->no_report) {
+    a->report = pc_json_str(spec, "report");
+    if (json_object_object_get_ex(spec, "no_report", &v))
+      a->no_report = json_object_get_boolean(v);
+  }
   /* The cache and thread count as first given, unless given again: the
    * same cache is what lets the in-flight request's calls be reused. */
   if (!a->ro.cache && !a->ro.no_cache) {
@@ -719,7 +754,7 @@ static struct json_object *summary_json(const pc_optimizer *opt,
 static void print_summary(const pc_optimizer *opt, const char *run_id,
                           const struct outcome *oc,
                           const pc_compile_result *r, const char *output,
-                          double secs)
+                          const char *const report[2], double secs)
 {
   printf("optimizer %s (%s %s), seed %llu\n", pc_optimizer_name(opt),
          pc_optimizer_plugin_id(opt), pc_optimizer_plugin_version(opt),
@@ -758,6 +793,65 @@ static void print_summary(const pc_optimizer *opt, const char *run_id,
   printf("run       %s\n", run_id);
   if (output)
     printf("wrote     %s\n", output);
+  for (int i = 0; i < 2; i++)
+    if (report[i])
+      printf("report    %s\n", report[i]);
+}
+
+/* ---- the report -------------------------------------------------------- */
+
+/* Write OUT.report.json and OUT.report.html (or PREFIX's) for the compile
+ * just saved, and add "report": {"html", "json"} to `summary`. The program
+ * is written already, so a report that cannot be made is a warning and
+ * report[] stays NULL. report[0] is the HTML path, report[1] the JSON's;
+ * both owned by the caller (pc_free). */
+static void write_report(const struct compile_args *a,
+                         const pc_program *compiled,
+                         const pc_compile_result *res, const char *prog_hex,
+                         struct json_object *summary, char *report[2])
+{
+  pc_report_input in;
+  struct json_object *rep = NULL, *state = NULL, *paths;
+  pc_error err = PC_ERROR_INIT;
+  char *json_path = NULL, *html_path = NULL;
+
+  report[0] = report[1] = NULL;
+  if (a->no_report)
+    return;
+  if (!summary || !(state = pc_report_state_of(compiled)) ||
+      pc_report_paths(a->output, a->report, &json_path, &html_path)) {
+    pc_error_set(&err, PC_E_NOMEM, "out of memory");
+    goto out;
+  }
+  memset(&in, 0, sizeof(in));
+  in.summary = summary;
+  in.program_name = pc_program_name(compiled);
+  in.program_path = a->output;
+  in.program_sha256 = prog_hex;
+  in.trials = res->trial_log;
+  in.optimizer_report = res->report;
+  in.state = state;
+  if (pc_report_build(&in, &rep, &err) ||
+      pc_report_write(rep, json_path, html_path, &err))
+    goto out;
+  /* Written: a failure to name the files in the summary is not worth a
+   * warning (only out of memory). */
+  paths = json_object_new_object();
+  if (paths && !json_object_object_add(summary, "report", paths)) {
+    put_str(paths, "html", html_path);
+    put_str(paths, "json", json_path);
+  }
+  report[0] = html_path;
+  report[1] = json_path;
+  html_path = json_path = NULL;
+out:
+  if (err.code)
+    cli_error("warning: compile: no report written (the program was): %s",
+              err.message);
+  json_object_put(rep);
+  json_object_put(state);
+  pc_free(json_path);
+  pc_free(html_path);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -774,6 +868,8 @@ struct ctx {
   struct json_object *run;           /* owned: the stored run (--resume) */
   char run_id[PC_RUN_ID_MAX];
   char *runs_path;                   /* owned */
+  char *export_dir;                  /* owned: OUT without ".json", plus
+                                        ".export" (docs/cli.md) */
   struct outcome oc;
   pc_compile_result res;
   pc_program *compiled;
@@ -850,9 +946,11 @@ static int dry_run(struct ctx *x)
     (int64_t)pc_program_n_predictors(x->s.prog)));
   json_object_object_add(info, "calls_per_run", json_object_new_int64(
     (int64_t)pc_program_n_steps(x->s.prog)));
+  json_object_object_add(info, "val_is_train",
+                         json_object_new_boolean(x->val == x->train));
   if (pc_optimizer_estimate(x->opt, info, &est, &err)) {
     json_object_put(info);
-    return cli_fail(PC_EXIT_ENV, &err, "compile --dry-run");
+    return cli_fail(cli_status_of(err.code), &err, "compile --dry-run");
   }
   if (x->a.json) {
     o = json_object_new_object();
@@ -947,6 +1045,22 @@ static int finish_run(struct ctx *x, const char *status,
   return PC_EXIT_OK;
 }
 
+/* Where the optimizer's files go: `output` without a final ".json", plus
+ * ".export" (out.json -> out.export). Owned by the caller; NULL on OOM. */
+static char *export_dir_of(const char *output)
+{
+  size_t n = strlen(output);
+  char *dir;
+
+  if (n > 5 && !strcmp(output + n - 5, ".json"))
+    n -= 5;
+  if (!(dir = pc_malloc(n + sizeof(".export"))))
+    return NULL;
+  memcpy(dir, output, n);
+  memcpy(dir + n, ".export", sizeof(".export"));
+  return dir;
+}
+
 static int run_compile(struct ctx *x, double t0)
 {
   pc_compile_opts co;
@@ -954,6 +1068,7 @@ static int run_compile(struct ctx *x, double t0)
   pc_error err = PC_ERROR_INIT;
   struct json_object *record = NULL, *summary = NULL;
   char prog_hex[PC_SHA256_HEX_LEN + 1];
+  char *report[2] = {NULL, NULL};
   double secs;
   int rc, status;
 
@@ -974,6 +1089,7 @@ static int run_compile(struct ctx *x, double t0)
   co.store = x->store;
   co.run_id = x->run_id;
   co.resume = x->a.resume != NULL;
+  co.export_dir = x->export_dir;
   memset(&live, 0, sizeof(live));
   cli_progress_init(&live, x->a.progress);
   co.progress = compile_progress;
@@ -1015,12 +1131,16 @@ static int run_compile(struct ctx *x, double t0)
   /* `promptc pack` checks that the program it is given is this one. */
   if (summary)
     put_str(summary, "program_sha256", prog_hex);
+  write_report(&x->a, x->compiled, &x->res, prog_hex, summary, report);
   status = finish_run(x, x->res.stopped_by ? "stopped" : "done", summary);
   if (x->a.json && summary)
     status = cli_print_json(stdout, summary);
   else
-    print_summary(x->opt, x->run_id, &x->oc, &x->res, x->a.output, secs);
+    print_summary(x->opt, x->run_id, &x->oc, &x->res, x->a.output,
+                  (const char *const *)report, secs);
   json_object_put(summary);
+  pc_free(report[0]);
+  pc_free(report[1]);
   fprintf(stderr, "compile: %.1f s, %d threads, run %s\n", secs,
           pc_sched_threads(pc_runtime_sched(x->s.rt)), x->run_id);
   return status;
@@ -1081,6 +1201,11 @@ int cmd_compile(int argc, char **argv)
   }
   if ((!x.store && (status = open_store(&x))) || (status = begin_run(&x)))
     goto out;
+  if (!(x.export_dir = export_dir_of(x.a.output))) {
+    cli_error("compile: out of memory");
+    status = PC_EXIT_ENV;
+    goto out;
+  }
   /* Every LM call of the run (baseline, search, final evaluation) goes to
    * its calls; the store outlives the runtime (closed after it). */
   if (pc_runtime_log_calls(x.s.rt, x.store, x.run_id, &err)) {
@@ -1112,5 +1237,6 @@ out:
   cli_session_close(&x.s);
   pc_runstore_close(x.store);
   pc_free(x.runs_path);
+  pc_free(x.export_dir);
   return status;
 }
