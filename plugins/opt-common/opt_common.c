@@ -1,6 +1,6 @@
 /*
- * opt_common.c - host tables, errors, settings, keyed random draws and
- * JSON helpers shared by promptc's optimizer plugins (opt_common.h).
+ * opt_common.c - host tables, errors, growable text, settings, keyed random
+ * draws and JSON helpers shared by promptc's optimizer plugins (opt_common.h).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -98,6 +98,101 @@ void pc__opt_free(const pc__opt_host *h, void *p)
 {
   if (p)
     h->host->free(h->host->ctx, p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Growable text.                                                           */
+
+void pc__opt_text_init(pc__opt_text *t, const pc__opt_host *h)
+{
+  memset(t, 0, sizeof(*t));
+  t->h = h;
+}
+
+void pc__opt_text_add(pc__opt_text *t, const char *s, size_t n)
+{
+  if (t->failed)
+    return;
+  if (n > SIZE_MAX / 2 - 1 - t->len) {
+    t->failed = 1;
+    return;
+  }
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 256;
+    char *p;
+
+    while (cap < t->len + n + 1)
+      cap *= 2;
+    p = t->h->host->realloc(t->h->host->ctx, t->data, cap);
+    if (!p) {
+      t->failed = 1;
+      return;
+    }
+    t->data = p;
+    t->cap = cap;
+  }
+  if (n)
+    memcpy(t->data + t->len, s, n);
+  t->len += n;
+  t->data[t->len] = '\0';
+}
+
+void pc__opt_text_str(pc__opt_text *t, const char *s)
+{
+  pc__opt_text_add(t, s, strlen(s));
+}
+
+void pc__opt_text_fmt(pc__opt_text *t, const char *fmt, ...)
+{
+  char small[256];
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(small, sizeof(small), fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    t->failed = 1;
+    return;
+  }
+  if ((size_t)n < sizeof(small)) {
+    pc__opt_text_add(t, small, (size_t)n);
+  } else {
+    char *big = pc__opt_alloc(t->h, (size_t)n + 1);
+
+    if (!big) {
+      t->failed = 1;
+      return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    pc__opt_text_add(t, big, (size_t)n);
+    pc__opt_free(t->h, big);
+  }
+}
+
+char *pc__opt_text_take(pc__opt_text *t)
+{
+  char *p = t->data;
+
+  if (t->failed || !p) {
+    pc__opt_free(t->h, p);
+    p = t->failed ? NULL : pc__opt_calloc(t->h, 1, 1);
+  }
+  t->data = NULL;
+  t->len = t->cap = 0;
+  t->failed = 0;
+  return p;
+}
+
+void pc__opt_text_free(pc__opt_text *t)
+{
+  if (t->h)
+    pc__opt_free(t->h, t->data);
+  t->data = NULL;
+  t->len = t->cap = 0;
+  t->failed = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -429,6 +524,39 @@ int pc__opt_record_trial(const pc__opt_host *h, const pc_compile_api *api,
   if (!rc && api->record_trial)
     rc = api->record_trial(api->ctx, text, len, err);
   pc__opt_free(h, text);
+  return rc;
+}
+
+int pc__opt_evaluate(const pc__opt_host *h, const pc_compile_api *api,
+                     const pc_json *state, const char *split,
+                     const int64_t *idx, size_t n, uint32_t flags,
+                     const char *config, pc_json **out, pc_error *err)
+{
+  pc_eval_request req;
+  char *text = NULL;
+  size_t len = 0;
+  int rc;
+
+  *out = NULL;
+  rc = pc__opt_json_text(h, state, &text, &len, err);
+  if (rc)
+    return rc;
+  memset(&req, 0, sizeof(req));
+  req.hdr = (pc_abi_header)PC_ABI_HEADER_INIT(pc_eval_request);
+  req.state_json = text;
+  req.state_len = len;
+  req.split = split;
+  req.indices = idx;
+  req.n_indices = n;
+  req.flags = flags;
+  req.config_json = config;
+  req.config_len = config ? strlen(config) : 0;
+  rc = api->evaluate(api->ctx, &req, out, err);
+  pc__opt_free(h, text);
+  if (rc && *out) {
+    h->js->free(h->host->ctx, *out);
+    *out = NULL;
+  }
   return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * opt_common.h - what promptc's optimizer plugins share: the host tables,
- * errors, settings checking, keyed random draws and small JSON helpers.
+ * errors, growable text, settings checking, keyed random draws and small
+ * JSON helpers.
  *
  * This code is compiled into each optimizer plugin (it is not a library of
  * its own), so it includes only <promptc/plugin.h> and libc, and its names
@@ -45,6 +46,39 @@ int pc__opt_error(pc_error *err, int code, const char *fmt, ...)
 void *pc__opt_alloc(const pc__opt_host *h, size_t n);
 void *pc__opt_calloc(const pc__opt_host *h, size_t n, size_t size);
 void pc__opt_free(const pc__opt_host *h, void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Growable text on the host allocator.                                     */
+
+/*
+ * A text that grows as bytes are appended. It owns `data`, which is
+ * NUL-terminated while `failed` is 0. An allocation failure sets `failed`,
+ * which sticks: every later append is ignored and take returns NULL, so a
+ * caller appends freely and checks once. A zeroed struct with `h` set (or
+ * pc__opt_text_init) is an empty text.
+ */
+typedef struct pc__opt_text {
+  const pc__opt_host *h;  /* borrowed: allocates and frees `data` */
+  char *data;             /* owned; NULL until the first append */
+  size_t len, cap;
+  int failed;             /* out of memory: later appends are ignored */
+} pc__opt_text;
+
+/* Make t an empty text allocating through h (borrowed). */
+void pc__opt_text_init(pc__opt_text *t, const pc__opt_host *h);
+/* Append n bytes of s (s is only read). */
+void pc__opt_text_add(pc__opt_text *t, const char *s, size_t n);
+/* Append the C string s (s is only read). */
+void pc__opt_text_str(pc__opt_text *t, const char *s);
+/* Append printf-style text; a formatting error also sets `failed`. */
+void pc__opt_text_fmt(pc__opt_text *t, const char *fmt, ...)
+  PC__OPT_PRINTF(2, 3);
+/* The text, taken over by the caller (pc__opt_free; "" when nothing was
+ * appended), or NULL when an append ran out of memory. Either way t is
+ * an empty text afterwards, with `failed` cleared. */
+char *pc__opt_text_take(pc__opt_text *t);
+/* Free the text; t is empty afterwards (failed cleared). */
+void pc__opt_text_free(pc__opt_text *t);
 
 /* ------------------------------------------------------------------------ */
 /* Settings.                                                                */
@@ -151,6 +185,17 @@ int pc__opt_json_write(const pc__opt_host *h, const pc_json *v,
 /* Record `trial` (a JSON object) through api->record_trial. */
 int pc__opt_record_trial(const pc__opt_host *h, const pc_compile_api *api,
                          const pc_json *trial, pc_error *err);
+/*
+ * pc__opt_evaluate - run `state` (serialised compactly) through
+ * api->evaluate on `split` for the n examples idx[] (idx NULL: the whole
+ * split; n is passed on as given), with PC_EVAL_* `flags` and `config`,
+ * per-run LM overrides as JSON object text (NULL: none). On PC_OK *out
+ * owns the host's answer; on failure *out is NULL.
+ */
+int pc__opt_evaluate(const pc__opt_host *h, const pc_compile_api *api,
+                     const pc_json *state, const char *split,
+                     const int64_t *idx, size_t n, uint32_t flags,
+                     const char *config, pc_json **out, pc_error *err);
 /* Call api->set_result with `state` and `report` (which may be NULL). */
 int pc__opt_set_result(const pc__opt_host *h, const pc_compile_api *api,
                        const pc_json *state, const pc_json *report,
