@@ -680,6 +680,15 @@ struct cell {
   int n, full_n;
 };
 
+/* What colours a heatmap cell: its mean minibatch score, else (a search
+ * without minibatches) its full score. */
+static double cell_value(const struct cell *g)
+{
+  if (g->n)
+    return g->sum / g->n;
+  return g->full_n ? g->full_sum / g->full_n : NAN;
+}
+
 /* An index of a combo's params entry: a whole number, or -1 when null or
  * missing (no demos); 0 when it is not usable at all. */
 static int index_of(const struct json_object *o, const char *key, int *out)
@@ -767,9 +776,9 @@ static int heatmap(pc_buf *b, const struct json_object *combos,
     }
   }
   for (int k = 0; k < ni * nj; k++)
-    if (grid[k].n) {
-      lo = fmin(lo, grid[k].sum / grid[k].n);
-      hi = fmax(hi, grid[k].sum / grid[k].n);
+    if (grid[k].n || grid[k].full_n) {
+      lo = fmin(lo, cell_value(&grid[k]));
+      hi = fmax(hi, cell_value(&grid[k]));
     }
   {
     double cw = nj > 20 ? 22 : 44, ch = ni > 20 ? 16 : 26;
@@ -814,24 +823,24 @@ static int heatmap(pc_buf *b, const struct json_object *combos,
             goto out;
           continue;
         }
-        m = g->n ? g->sum / g->n : NAN;
+        m = cell_value(g);
         heat_colour(hi > lo ? (m - lo) / (hi - lo) : 0.5, fill);
         pc_buf_reset(&tip);
         if (pc_buf_printf(&tip, "instruction %d, demo set %d: ", imin + i,
                           jmin + j) ||
-            (g->n ? pc_buf_printf(&tip, "mean %.2f over %d", m, g->n)
+            (g->n ? pc_buf_printf(&tip, "mean %.2f over %d",
+                                  g->sum / g->n, g->n)
                   : pc_buf_puts(&tip, "no minibatch mean")) ||
             (g->full_n && pc_buf_printf(&tip, "; full score %.2f",
                                         g->full_sum / g->full_n)) ||
-            pc__svg_rect(b, x, y, cw - 1, ch - 1, NULL,
-                         g->n ? fill : "#dddddd", tip.data))
+            pc__svg_rect(b, x, y, cw - 1, ch - 1, NULL, fill, tip.data))
           goto out;
         if (g->full_n) {
           double tcol = hi > lo ? (m - lo) / (hi - lo) : 0.5;
 
           snprintf(t, sizeof(t), "%.1f", g->full_sum / g->full_n);
           if (pc__svg_text(b, x + (cw - 1) / 2, y + ch / 2 + 3, "middle",
-                           g->n && tcol > 0.55 ? "cell light" : "cell", t))
+                           tcol > 0.55 ? "cell light" : "cell", t))
             goto out;
         }
       }
@@ -850,7 +859,8 @@ static int heatmap(pc_buf *b, const struct json_object *combos,
     snprintf(t, sizeof(t), "%.2f", isfinite(hi) ? hi : 0);
     if (pc__svg_text(b, left + 124, top + ch * ni + 26, NULL, NULL, t) ||
         pc__svg_text(b, left, top + ch * ni + 48, NULL, "note",
-                     "colour: mean minibatch score; number: full score") ||
+                     "colour: minibatch mean (else full score); "
+                     "number: full score") ||
         pc__svg_close(b))
       goto out;
   }

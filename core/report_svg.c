@@ -122,7 +122,8 @@ int pc__svg_polyline(pc_buf *b, const double *xy, size_t n, const char *cls)
 {
   if (!n)
     return PC_OK;
-  if (pc_buf_printf(b, "<polyline class=\"%s\" points=\"", cls))
+  if (pc_buf_printf(b, "<polyline class=\"%s\" fill=\"none\" points=\"",
+                    cls))
     return PC_E_NOMEM;
   for (size_t i = 0; i < n; i++)
     if (pc_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", xy[2 * i],
