@@ -1388,6 +1388,40 @@ oom:
   return NULL;
 }
 
+/* The answer of a finished step (rc: PC_OK, PC_E_BUDGET or
+ * PC_E_CANCELLED): {"state" (the step's state `st` over the request's
+ * `start`), "report", "trials", "stopped_by"} in *out (owned by the
+ * caller). Returns PC_OK or an error (then *out is NULL). */
+static int step_answer(const struct cc *c, int rc,
+                       const struct json_object *start,
+                       const struct json_object *st,
+                       struct json_object *report, int64_t trials,
+                       pc_json **out, pc_error *err)
+{
+  struct json_object *o, *merged = combined_state(start, st, err);
+  const char *why = c->res->stopped_by;
+
+  if (!why && rc)
+    why = rc == PC_E_CANCELLED ? "cancelled" : "budget";
+  if (!merged)
+    return err->code ? err->code : PC_E_NOMEM;
+  if (!(o = json_object_new_object())) {
+    json_object_put(merged);
+    return pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+  }
+  if (put(o, "state", merged) ||
+      (report ? put(o, "report", json_object_get(report))
+              : put_null(o, "report")) ||
+      put(o, "trials", json_object_new_int64(trials)) ||
+      (rc ? put(o, "stopped_by", json_object_new_string(why))
+          : put_null(o, "stopped_by"))) {
+    json_object_put(o);
+    return pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
+  }
+  *out = pc_host_json_wrap(o);
+  return PC_OK;
+}
+
 static int c_run_optimizer(void *ctx, const char *json, uint64_t len,
                            pc_json **out, pc_error *err)
 {
@@ -1488,36 +1522,11 @@ static int c_run_optimizer(void *ctx, const char *json, uint64_t len,
   if (rc && rc != PC_E_BUDGET && rc != PC_E_CANCELLED)
     goto out;
   {
-    struct json_object *o = json_object_new_object();
-    struct json_object *merged = combined_state(start, st, err);
-    const char *why = c->res->stopped_by;
-    int prc = PC_OK;
+    int arc = step_answer(c, rc, start, st, res, c->trials - trials0, out,
+                          err);
 
-    if (!why && rc)
-      why = rc == PC_E_CANCELLED ? "cancelled" : "budget";
-    if (!merged) {
-      json_object_put(o);
-      rc = err->code ? err->code : PC_E_NOMEM;
-      goto out;
-    }
-    if (!o) {
-      json_object_put(merged);
-      rc = pc_error_set(err, PC_E_NOMEM, "run_optimizer: out of memory");
-      goto out;
-    }
-    if (put(o, "state", merged) ||
-        (res ? put(o, "report", json_object_get(res))
-             : put_null(o, "report")) ||
-        put(o, "trials", json_object_new_int64(c->trials - trials0)) ||
-        (rc ? put(o, "stopped_by", json_object_new_string(why))
-            : put_null(o, "stopped_by")))
-      prc = PC_E_NOMEM;
-    if (prc) {
-      json_object_put(o);
-      rc = pc_error_set(err, prc, "run_optimizer: out of memory");
-      goto out;
-    }
-    *out = pc_host_json_wrap(o);
+    if (arc)
+      rc = arc;
   }
 out:
   c->step = saved_step;
