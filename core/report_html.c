@@ -1052,7 +1052,7 @@ static int pareto_svg(pc_buf *b, const struct node *nodes, int n,
   return pc__svg_close(b);
 }
 
-static int section_gepa(pc_buf *b, const struct json_object *rep)
+static int section_candidates(pc_buf *b, const struct json_object *rep)
 {
   const struct json_object *cands = array(rep, "candidates");
   const struct json_object *front = array(rep, "pareto_front");
@@ -1238,7 +1238,7 @@ int pc_report_html(const struct json_object *report, pc_buf *out,
       section_scores(out, report, &ts) ||
       section_usage(out, &ts) ||
       section_combos(out, rep) ||
-      section_gepa(out, rep) ||
+      section_candidates(out, rep) ||
       section_trials(out, report, &ts) ||
       section_state(out, report) ||
       section_optimizer_report(out, report) ||
