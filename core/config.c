@@ -395,6 +395,23 @@ static int read_pricing(pc_config *cfg, struct json_object *v,
   return PC_OK;
 }
 
+/* The shape of "tools" only: name -> object. The tool registry (tool.c)
+ * checks each entry against its tool when the runtime opens. */
+static int read_tools(pc_config *cfg, struct json_object *v, pc_error *err)
+{
+  if (!json_object_is_type(v, json_type_object))
+    return pc_error_set(err, PC_E_INVALID_ARG, "%s: tools: expected an "
+                        "object of tool name -> {\"type\", settings...}",
+                        cfg->path);
+  json_object_object_foreach(v, name, entry) {
+    if (!json_object_is_type(entry, json_type_object))
+      return pc_error_set(err, PC_E_INVALID_ARG, "%s: tools.%s: expected an "
+                          "object", cfg->path, name);
+  }
+  cfg->tools = v;
+  return PC_OK;
+}
+
 static int read_member(pc_config *cfg, const char *key,
                        struct json_object *val, pc_error *err)
 {
@@ -415,6 +432,8 @@ static int read_member(pc_config *cfg, const char *key,
     return read_budget(cfg, val, err);
   if (!strcmp(key, "pricing"))
     return read_pricing(cfg, val, err);
+  if (!strcmp(key, "tools"))
+    return read_tools(cfg, val, err);
   if (!strcmp(key, "adapter")) {
     if (!json_object_is_type(val, json_type_string))
       return pc_error_set(err, PC_E_INVALID_ARG, "%s: adapter: expected a "
@@ -443,7 +462,7 @@ static int read_member(pc_config *cfg, const char *key,
   return pc_error_set(err, PC_E_INVALID_ARG, "%s: %s: unknown member "
                       "(known: plugins, adapter, lm, prompt_lm, teacher_lm, "
                       "reflection_lm, metric, cache, concurrency, eval, "
-                      "seed, optimizer, budget, pricing)", cfg->path, key);
+                      "seed, optimizer, budget, pricing, tools)", cfg->path, key);
 }
 
 static int validate(pc_config *cfg, pc_error *err)

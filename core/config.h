@@ -55,6 +55,8 @@ typedef struct pc_config {
   /* Borrowed from root: the pricing table, {"<model or provider>":
    * {"input": USD per 1M tokens, "output": ...}}, NULL when absent. */
   struct json_object *pricing;
+  struct json_object *tools;  /* borrowed from root: "tools" (name ->
+                                 {"type", settings...}), or NULL */
 } pc_config;
 
 /*

@@ -11,8 +11,10 @@
 #include "json_text.h"
 #include "knn.h"
 #include "lm_settings.h"
+#include "module_wrap.h"
 #include "predict.h"
 #include "pricing.h"
+#include "value.h"
 
 void pc_run_ctx_init(pc_run_ctx *ctx, pc_runtime *rt)
 {
@@ -27,6 +29,7 @@ void pc_run_ctx_clear(pc_run_ctx *ctx)
   ctx->trace = NULL;
   memset(&ctx->usage, 0, sizeof(ctx->usage));
   ctx->parse_failures = 0;
+  ctx->steps = 0;
 }
 
 /* One format-complete-parse attempt with one adapter. */
@@ -587,7 +590,7 @@ static void count(pc_run_ctx *ctx, const pc_usage *u)
   pc_runtime_count(ctx->rt, ctx->role, u);
 }
 
-static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
+static int predict_once(pc_run_ctx *ctx, const pc_predictor *pred,
                         const struct json_object *inputs, int all_choices,
                         struct json_object **outputs, pc_error *err)
 {
@@ -663,6 +666,100 @@ static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
 out:
   attempt_clear(&first);
   attempt_clear(&second);
+  return rc;
+}
+
+/* A hinted call's predictor and inputs: the caller's, with the input
+ * "hint_" added. */
+typedef struct hinted {
+  pc_predictor pred;           /* shallow copy but for the signature */
+  struct json_object *inputs;  /* owned */
+} hinted;
+
+static void hinted_clear(hinted *hc)
+{
+  pc_signature_free(hc->pred.signature);
+  pc_free(hc->pred.signature_plugin_json);
+  json_object_put(hc->inputs);
+  memset(hc, 0, sizeof(*hc));
+}
+
+/* Make `hc` (zeroed storage) the hinted form of `pred` and `inputs`;
+ * on failure it holds nothing. */
+static int hint_call(const pc_run_ctx *ctx, const pc_predictor *pred,
+                     const struct json_object *inputs, hinted *hc,
+                     pc_error *err)
+{
+  struct json_object *v = NULL, *hint;
+  pc_buf b, text;
+  int rc;
+
+  pc_buf_init(&b, 0);
+  pc_buf_init(&text, 0);
+  hc->pred = *pred;
+  hc->pred.signature_plugin_json = NULL;
+  hc->pred.signature = pc_signature_copy(pred->signature);
+  if (!hc->pred.signature)
+    goto nomem;
+  rc = pc__wrap_append_input(hc->pred.signature, PC_HINT_FIELD,
+                             PC_HINT_DESC);
+  if (rc) {
+    pc_error_set(err, rc, "%s: cannot add the input '" PC_HINT_FIELD
+                 "'%s", pred->path, rc == PC_E_INVALID_ARG ? ": the "
+                 "signature already has a field of that name" : "");
+    goto fail;
+  }
+  if (pc_signature_to_plugin_json(hc->pred.signature, &b) ||
+      !(hc->pred.signature_plugin_json =
+          pc_buf_take(&b, &hc->pred.signature_plugin_len)))
+    goto nomem;
+  if (inputs && json_object_deep_copy((struct json_object *)inputs,
+                                      &hc->inputs, NULL) != 0)
+    goto nomem;
+  if (!hc->inputs && !(hc->inputs = json_object_new_object()))
+    goto nomem;
+  if (json_object_object_get_ex(ctx->hints, pred->path, &v) && v) {
+    rc = pc_value_render(v, NULL, PC_VALUE_RENDER_PYSTR, &text, err);
+    if (rc)
+      goto fail;
+  } else if (pc_buf_puts(&text, "N/A")) {
+    goto nomem;
+  }
+  hint = json_object_new_string_len(text.data ? text.data : "",
+                                    (int)text.len);
+  if (!hint || json_object_object_add(hc->inputs, PC_HINT_FIELD,
+                                      hint) != 0) {
+    json_object_put(hint);
+    goto nomem;
+  }
+  rc = PC_OK;
+  goto out;
+
+nomem:
+  rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", pred->path);
+fail:
+  hinted_clear(hc);
+out:
+  pc_buf_free(&b);
+  pc_buf_free(&text);
+  return rc;
+}
+
+static int predict_call(pc_run_ctx *ctx, const pc_predictor *pred,
+                        const struct json_object *inputs, int all_choices,
+                        struct json_object **outputs, pc_error *err)
+{
+  hinted hc;
+  int rc;
+
+  *outputs = NULL;
+  if (!ctx->hints)
+    return predict_once(ctx, pred, inputs, all_choices, outputs, err);
+  memset(&hc, 0, sizeof(hc));
+  rc = hint_call(ctx, pred, inputs, &hc, err);
+  if (!rc)
+    rc = predict_once(ctx, &hc.pred, hc.inputs, all_choices, outputs, err);
+  hinted_clear(&hc);
   return rc;
 }
 

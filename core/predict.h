@@ -35,6 +35,13 @@ typedef struct pc_run_ctx {
   const struct json_object *exclude_demo;  /* borrowed, or NULL: demos
                                            equal to these fields (ignoring
                                            "augmented") are not shown */
+  const struct json_object *hints;      /* borrowed, or NULL: refine's
+                                           advice, predictor path -> text;
+                                           when set every call gets the
+                                           input "hint_" (below) */
+  unsigned depth;                       /* module calls in progress
+                                           (pc_module_forward) */
+  size_t steps;                         /* flow steps run so far */
 
   /* Filled by the run. */
   struct json_object *trace;            /* owned: array of call records */
@@ -67,6 +74,18 @@ void pc_run_ctx_clear(pc_run_ctx *ctx);
  * or setting. Usage of
  * calls made before a failure is still counted.
  */
+/*
+ * Hints (DSPy's Refine WrapperAdapter). While ctx->hints is set, every
+ * pc_predict and pc_predict_choices call appends the str input field
+ * PC_HINT_FIELD (description PC_HINT_DESC) to the predictor's signature
+ * for this call only, and gives it the advice for the predictor's path
+ * (a non-string value as Python's str()), or "N/A" when the hints hold
+ * none. The trace record's inputs include it. A signature that already
+ * has a field "hint_" fails the call with PC_E_INVALID_ARG.
+ */
+#define PC_HINT_FIELD "hint_"
+#define PC_HINT_DESC "A hint to the module from an earlier run"
+
 int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
                const struct json_object *inputs,
                struct json_object **outputs, pc_error *err);

@@ -22,14 +22,30 @@
 /* Module types. */
 #define PC_MODULE_PREDICT 1
 #define PC_MODULE_CHAIN_OF_THOUGHT 2
+#define PC_MODULE_OTHER 3  /* any other type: see pc_module.vt */
 
 /* Where a bound value comes from. */
 #define PC_BIND_INPUT 1  /* "$input.<field>": a program input */
-#define PC_BIND_STEP 2   /* "$<step id>.<field>": an earlier step's output */
+#define PC_BIND_STEP 2   /* "$<id>.<field>": an earlier step's output, a
+                            loop's accumulators, a foreach item ("$item",
+                            "$item.<field>") */
 #define PC_BIND_CONST 3  /* any other JSON value ("$$x" is the string "$x") */
+
+/* Flow step kinds (docs/programs.md, "Control flow"). */
+#define PC_STEP_CALL 0     /* {"call": module, "inputs": {...}} */
+#define PC_STEP_REPEAT 1   /* {"repeat": N, "steps": [...], ...} */
+#define PC_STEP_FOREACH 2  /* {"foreach": "$ref", "as": x, "steps": [...]} */
+#define PC_STEP_IF 3       /* {"if": cond, "then": [...], "else": [...]} */
+
+/* Bounds of control flow. */
+#define PC_REPEAT_MAX 100        /* "repeat": 1..100 */
+#define PC_FOREACH_MAX 10000     /* largest "max_items" */
+#define PC_FOREACH_DEFAULT 100   /* "max_items" when absent */
+#define PC_RUN_STEPS_MAX 10000   /* steps (calls and iterations) per run */
 
 typedef struct pc_program pc_program;
 typedef struct pc_module pc_module;
+struct pc_step;
 
 /* One bound value: a module input of a flow step, or a program output. */
 typedef struct pc_binding {
@@ -40,7 +56,26 @@ typedef struct pc_binding {
                      NULL for CONST */
   struct json_object *value;  /* owned: the CONST value; NULL means JSON
                                  null (and is NULL for other kinds) */
+  char *source;   /* owned: STEP: the id it reads ("classify", "hops",
+                     "item"); NULL for other kinds */
+  const struct pc_step *from;  /* borrowed: STEP: the step with that id,
+                                  NULL for a foreach item */
 } pc_binding;
+
+/* A condition of "if" or "until" (docs/programs.md). */
+#define PC_COND_EMPTY 1   /* {"empty": v}: absent, null, "", [] or {} */
+#define PC_COND_EQUALS 2  /* {"equals": [a, b]}: equal JSON values */
+#define PC_COND_NOT 3     /* {"not": c} */
+#define PC_COND_ALL 4     /* {"all": [c, ...]} */
+#define PC_COND_ANY 5     /* {"any": [c, ...]} */
+
+typedef struct pc_cond {
+  int op;                  /* PC_COND_* */
+  pc_binding *args;        /* owned: EMPTY 1, EQUALS 2 values */
+  size_t n_args;
+  struct pc_cond *subs;    /* owned: NOT 1, ALL/ANY n conditions */
+  size_t n_subs;
+} pc_cond;
 
 /* One LM-calling unit: the signature it is called with and its state. */
 typedef struct pc_predictor {
@@ -62,24 +97,61 @@ typedef struct pc_predictor {
   char *model;             /* owned: the model id this predictor's calls
                               ask for instead of the role's (state
                               "model", e.g. a fine-tuned model), or NULL */
+  char *base_instructions; /* owned: the instructions it was made with,
+                              what an empty state text restores */
+  int base_default;        /* 1 when those were the default sentence */
 } pc_predictor;
 
 struct pc_module {
   char *name;              /* owned: an identifier, unique in the program */
-  int type;                /* PC_MODULE_* */
-  pc_signature *signature; /* owned: as declared, before any extension */
+  int type;                /* PC_MODULE_* for predict and chain_of_thought,
+                              PC_MODULE_OTHER for every other type */
+  pc_signature *signature; /* owned: as declared, before any extension;
+                              NULL for a type without one (retrieve) */
   struct json_object *signature_json;  /* owned: as written in the file */
   struct json_object *config;  /* owned: LM call settings, NULL if none */
-  pc_predictor *predictor;     /* borrowed: its one predictor */
+  pc_predictor *predictor;     /* borrowed: its first predictor, or NULL
+                                  for a module without one (retrieve, a
+                                  wrapper) */
+  const struct pc_module_type *vt;  /* borrowed: its type (module.h) */
+  void *data;              /* owned by the type (vt->free_data) */
+  pc_signature *io;        /* owned: what flow steps bind and read when it
+                              differs from `signature`, else NULL
+                              (pc_module_io) */
+  pc_predictor **predictors;  /* owned array of predictors borrowed from
+                                 the program, in the order the type made
+                                 them */
+  size_t n_predictors;
+  struct json_object *spec;   /* owned: the module's object as written,
+                                 saved back verbatim */
 };
 
-/* One call of the flow, in execution order. */
+/* One step of the flow, in execution order: a call, or a control
+ * construct holding steps of its own. */
 typedef struct pc_step {
-  char *id;                /* owned: unique step id (default: module name) */
+  char *id;                /* owned: unique step id (a call's default: the
+                              module name); NULL for an "if" without one */
   int id_given;            /* 1 when the file named the id */
-  pc_module *module;       /* borrowed: the module it calls */
+  pc_module *module;       /* borrowed: the module it calls; NULL when not
+                              a call */
   pc_binding *bindings;    /* owned: one per module input, in file order */
   size_t n_bindings;
+  int kind;                /* PC_STEP_* */
+  struct pc_step *body;    /* owned: repeat/foreach body, if's "then" */
+  size_t n_body;
+  struct pc_step *alt;     /* owned: if's "else" (may be empty) */
+  size_t n_alt;
+  size_t bound;            /* repeat: N; foreach: max_items */
+  pc_binding *over;        /* owned: foreach: the list it walks */
+  char *as;                /* owned: foreach: the item's name */
+  pc_binding *acc;         /* owned: repeat "accumulate", foreach
+                              "collect": target is the list's name */
+  size_t n_acc;
+  int unique;              /* repeat: accumulate without duplicates */
+  pc_cond *cond;           /* owned: if's condition, repeat's "until"
+                              (NULL: none) */
+  struct json_object *json;  /* owned: a control step as written, saved
+                                back verbatim; NULL for a call */
 } pc_step;
 
 /*
@@ -88,9 +160,10 @@ typedef struct pc_step {
  * On success returns PC_OK and stores a new program in *out, owned by the
  * caller (pc_program_free). On failure returns PC_E_IO (unreadable file),
  * PC_E_PARSE (not JSON), PC_E_INVALID_ARG (not a valid program, or larger
- * than PC_CONFIG_MAX, 16 MiB) or PC_E_NOMEM, sets *out to NULL and writes one line to `err` that starts
- * with `path` and, for a bad program, the JSON path of the offending
- * member: "prog.json: flow[1].inputs.context: unknown step 'c9'".
+ * than PC_CONFIG_MAX, 16 MiB) or PC_E_NOMEM, sets *out to NULL and
+ * writes one line to `err` that starts with `path` and, for a bad
+ * program, the JSON path of the offending member: "prog.json:
+ * flow[1].inputs.context: unknown step 'c9'".
  */
 int pc_program_load(const char *path, pc_program **out, pc_error *err);
 
@@ -111,12 +184,13 @@ void pc_program_free(pc_program *prog);
  * pc_program_to_json - the program as promptc.program/1 JSON.
  *
  * Members in a fixed order: schema, name, description, inputs, modules,
- * flow, outputs, state. name, description, inputs, flow, outputs and each
- * module's config appear only when the file had them, so a file written
- * from a loaded program loads back to the same program and writes the same
- * bytes. state lists only predictors whose instructions differ from their
- * module signature's or that have demos. Returns a new object owned by the
- * caller (json_object_put), NULL when out of memory.
+ * flow, outputs, state. name, description, inputs, flow and outputs appear
+ * only when the file had them; each module and each control step is
+ * written back as the file had it; so a file written from a loaded
+ * program loads back to the same program and writes the same bytes.
+ * state lists only predictors whose instructions differ from those they
+ * were made with, or that have demos, knn or a model. Returns a new
+ * object owned by the caller (json_object_put), NULL when out of memory.
  */
 struct json_object *pc_program_to_json(const pc_program *prog);
 
@@ -139,7 +213,8 @@ size_t pc_program_n_modules(const pc_program *prog);
 const pc_module *pc_program_module_at(const pc_program *prog, size_t i);
 const pc_module *pc_program_module(const pc_program *prog, const char *name);
 
-/* "predict" or "chain_of_thought" (static), NULL for an unknown type. */
+/* "predict" or "chain_of_thought" (static), NULL for PC_MODULE_OTHER:
+ * use pc_module.vt->name for every type. */
 const char *pc_program_module_type_name(int type);
 
 /* Predictors in module order; by index or path ("answer.predict"), NULL
@@ -150,11 +225,14 @@ const pc_predictor *pc_program_predictor_at(const pc_program *prog,
 const pc_predictor *pc_program_predictor(const pc_program *prog,
                                          const char *path);
 
-/* The predictor of the first step's module: what `promptc inspect` shows
- * when no path is given. Borrowed; never NULL for a loaded program. */
+/* The predictor of the first call step (in execution order, nested steps
+ * included) whose module has one, else the program's first predictor:
+ * what `promptc inspect` shows when no path is given. Borrowed; NULL for
+ * a program without predictors (only retrieve modules). */
 const pc_predictor *pc_program_default_predictor(const pc_program *prog);
 
-/* The flow in execution order (generated for the single-module form).
+/* The top-level steps of the flow in execution order (generated for the
+ * single-module form); control steps hold their own (pc_step.body/alt).
  * Borrowed; NULL when out of range. */
 size_t pc_program_n_steps(const pc_program *prog);
 const pc_step *pc_program_step(const pc_program *prog, size_t i);
@@ -170,7 +248,8 @@ const pc_binding *pc_program_output(const pc_program *prog, size_t i);
 
 /*
  * pc_program_step_inputs - the input object for one call of step
- * `step_index`.
+ * `step_index`, a top-level call step (PC_E_INVALID_ARG for a control
+ * step); pc_program_run() itself binds through pc_program_bind().
  *
  * `program_inputs` is the program's input object. `step_outputs[k]` is the
  * output object of step k for k < step_index, or NULL when step k has not
@@ -197,6 +276,36 @@ int pc_program_outputs(const pc_program *prog,
                        const struct json_object *program_inputs,
                        const struct json_object *const *step_outputs,
                        struct json_object **out, pc_error *err);
+
+/*
+ * pc_program_bind - the object a call step's module gets: one member per
+ * input of `sig` (the module's io), in its order, from the step's
+ * bindings resolved in `env`. `env` (borrowed) maps "input" to the
+ * program's inputs and each id that has run to its value (a call's output
+ * object; a loop's {"<list>": [...], "iteration", ...}; a foreach item).
+ * *out is new (json_object_put); on failure NULL, and `err` starts with
+ * `what`.
+ */
+int pc_program_bind(const pc_signature *sig, const pc_binding *bs, size_t n,
+                    const struct json_object *env, const char *what,
+                    struct json_object **out, pc_error *err);
+
+/*
+ * pc_binding_value - the value binding `b` stands for in `env`: on
+ * success *val is borrowed from `env` or `b` (NULL for JSON null).
+ * PC_E_INVALID_ARG when it is not available (a program input not given, a
+ * step that has not run or lacks the field: a branch not taken), with a
+ * message starting with `what`.
+ */
+int pc_binding_value(const pc_binding *b, const struct json_object *env,
+                     const char *what, const struct json_object **val,
+                     pc_error *err);
+
+/* pc_cond_eval - evaluate `c` in `env` into *result (0 or 1). A value that
+ * is not available counts as empty (so {"empty": "$c.answer"} tests whether
+ * a branch produced it). PC_E_NOMEM is the only failure. */
+int pc_cond_eval(const pc_cond *c, const struct json_object *env,
+                 int *result, pc_error *err);
 
 /*
  * pc_program_set_state - replace a predictor's learnable state (what an

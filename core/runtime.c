@@ -15,9 +15,11 @@
 #include "buf.h"
 #include "host.h"
 #include "json_text.h"
+#include "module.h"
 #include "program.h"
 #include "runstore.h"
 #include "runtime.h"
+#include "tool.h"
 
 #define MAX_ADAPTERS 16
 
@@ -71,6 +73,10 @@ struct pc_runtime {
   size_t queue_len, queue_cap;
   uint64_t log_lost;              /* calls not written since attach */
   int log_warned;                 /* a failed write was reported */
+
+  /* Other parts' per-runtime state (pc_runtime_slot), guarded by `lock`. */
+  void *slots[PC_RT_SLOTS];
+  void (*slot_release[PC_RT_SLOTS])(void *state);
 };
 
 /* ---- usage ------------------------------------------------------------- */
@@ -277,6 +283,9 @@ void pc_runtime_close(pc_runtime *rt)
   if (!rt)
     return;
   pc_sched_free(rt->sched);  /* no task remembers a call after this */
+  for (int k = 0; k < PC_RT_SLOTS; k++)
+    if (rt->slots[k] && rt->slot_release[k])
+      rt->slot_release[k](rt->slots[k]);
   log_detach(rt);
   pc_free(rt->queue);
   pc_cache_close(rt->cache);
@@ -296,6 +305,24 @@ void pc_runtime_close(pc_runtime *rt)
   pthread_mutex_destroy(&rt->log_write);
   pthread_mutex_destroy(&rt->lock);
   pc_free(rt);
+}
+
+void *pc_runtime_slot(pc_runtime *rt, int slot,
+                      void *(*make)(pc_runtime *rt),
+                      void (*release)(void *state))
+{
+  void *state;
+
+  if (slot < 0 || slot >= PC_RT_SLOTS)
+    return NULL;
+  pthread_mutex_lock(&rt->lock);
+  if (!rt->slots[slot]) {
+    rt->slots[slot] = make(rt);
+    rt->slot_release[slot] = release;
+  }
+  state = rt->slots[slot];
+  pthread_mutex_unlock(&rt->lock);
+  return state;
 }
 
 pc_sched *pc_runtime_sched(pc_runtime *rt) { return rt->sched; }
@@ -403,6 +430,8 @@ out:
 int pc_runtime_check_program(pc_runtime *rt, const pc_program *prog,
                              pc_error *err)
 {
+  int rc;
+
   for (size_t i = 0; i < pc_program_n_predictors(prog); i++) {
     const pc_predictor *p = pc_program_predictor_at(prog, i);
     const char *choice = NULL, *fb;
@@ -419,7 +448,8 @@ int pc_runtime_check_program(pc_runtime *rt, const pc_program *prog,
       return pc_error_set(err, e.code, "%s: fallback: %s", p->path,
                           e.message);
   }
-  return PC_OK;
+  rc = pc_tool_check_program(rt, prog, err);
+  return rc ? rc : pc_module_plugin_check(rt, prog, err);
 }
 
 const char *pc_rt_adapter_name(const pc_rt_adapter *a)

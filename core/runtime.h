@@ -83,6 +83,22 @@ void pc_runtime_close(pc_runtime *rt);  /* NULL is a no-op */
 
 /* Borrowed parts, valid while the runtime lives. pc_runtime_cache is
  * NULL with --no-cache. */
+/*
+ * pc_runtime_slot - the state another part keeps in this runtime (tool.c's
+ * configured tools, module_plugin.c's plugin instances). The first call
+ * for `slot` makes it with make(rt), under the runtime's lock (so make
+ * must not call back into the runtime), and pc_runtime_close() releases it
+ * with release(state) after the scheduler has stopped. Returns the state
+ * (owned by the runtime), or NULL when make failed (out of memory; a later
+ * call tries again).
+ */
+#define PC_RT_SLOT_TOOLS 0
+#define PC_RT_SLOT_MODULES 1
+#define PC_RT_SLOTS 2
+void *pc_runtime_slot(pc_runtime *rt, int slot,
+                      void *(*make)(pc_runtime *rt),
+                      void (*release)(void *state));
+
 pc_sched *pc_runtime_sched(pc_runtime *rt);
 pc_lm *pc_runtime_lm(pc_runtime *rt, int role);
 pc_cache *pc_runtime_cache(pc_runtime *rt);
@@ -115,10 +131,14 @@ int pc_rt_adapter_parse(pc_rt_adapter *a, const char *sig_json,
                         struct json_object **out, pc_error *err);
 
 /*
- * pc_runtime_check_program - open the adapter of every predictor of
- * `prog` (and its fallback), so a misspelt adapter is one error before a
- * run rather than one per example. PC_E_UNSUPPORTED naming the predictor
- * and the adapter when one is missing.
+ * pc_runtime_check_program - what a run of `prog` needs, checked before
+ * any example: the adapter of every predictor (and its fallback), every
+ * tool its react and retrieve modules name (pc_tool_check_program) and
+ * the plugin of every "plugin" module (pc_module_plugin_check), so a
+ * misspelt adapter, a bad "tools" entry or a missing plugin is one error
+ * before a run rather than one per example. PC_E_UNSUPPORTED naming the
+ * predictor and the adapter when one is missing; the tools' and plugins'
+ * codes and messages otherwise.
  */
 struct pc_program;
 int pc_runtime_check_program(pc_runtime *rt, const struct pc_program *prog,

@@ -21,7 +21,8 @@ static const struct {
   {"verify", cmd_verify, "check an artifact's signature and contents"},
   {"promote", cmd_promote, "move a channel to an artifact through gates"},
   {"release", cmd_release, "the release registry: channels and history"},
-  {"plugins", cmd_plugins, "list loaded plugins, show one in detail"},
+  {"plugins", cmd_plugins, "list loaded plugins, show one, check one"},
+  {"index", cmd_index, "build and query a retrieval index (SQLite FTS5)"},
   {"sim-server", cmd_sim_server,
    "serve the sim LM over the OpenAI, Anthropic and Ollama APIs"},
 };

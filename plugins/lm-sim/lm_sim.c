@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "promptc/plugin.h"
+#include "sim_agent.h"
 #include "sim_answer.h"
 #include "sim_common.h"
 #include "sim_knowledge.h"
@@ -62,6 +63,8 @@ static const struct {
   {"malformed_rate", offsetof(pc__sim_config, malformed_rate)},
   {"meta_phrase_rate", offsetof(pc__sim_config, meta_phrase_rate)},
   {"meta_feedback_rate", offsetof(pc__sim_config, meta_feedback_rate)},
+  {"compare_gain", offsetof(pc__sim_config, compare_gain)},
+  {"hint_gain", offsetof(pc__sim_config, hint_gain)},
 };
 #define N_UNIT_KEYS (sizeof(unit_keys) / sizeof(unit_keys[0]))
 
@@ -93,6 +96,8 @@ static void config_defaults(pc__sim_config *c)
   c->malformed_rate = 0.10;
   c->meta_phrase_rate = 0.30;
   c->meta_feedback_rate = 0.80;
+  c->compare_gain = 0.25;
+  c->hint_gain = 0.10;
   c->latency_ms = 0;
 }
 
@@ -535,8 +540,34 @@ typedef struct call_plan {
   double p;
 } call_plan;
 
+/* The gains of a comparison whose attempts mostly hold the gold and of a
+ * hint with advice, for a p above 0, kept to max_skill (docs/sim.md,
+ * "Wrapper modules"). */
+static int bonuses(const sim_inst *s, const pc__sim_request *r,
+                   call_plan *plan, pc_error *err)
+{
+  double p = plan->p;
+  int majority = 0, rc;
+
+  if (p <= 0.0)
+    return PC_OK;             /* nothing to build on (an agent that looked
+                                 nothing up) */
+  rc = pc__sim_attempts_agree(s->h, &s->kn, r, plan->item, &majority, err);
+  if (rc)
+    return rc;
+  if (majority)
+    p += s->cfg.compare_gain;
+  if (pc__sim_hinted(r))
+    p += s->cfg.hint_gain;
+  if (p > s->cfg.max_skill)
+    p = s->cfg.max_skill;
+  if (p > plan->p)
+    plan->p = p;
+  return PC_OK;
+}
+
 static int plan_call(const sim_inst *s, const pc__sim_request *r,
-                     call_plan *plan, pc_error *err)
+                     pc__sim_agent *agent, call_plan *plan, pc_error *err)
 {
   const pc__sim_host *h = s->h;
   pc__sim_skill_in in;
@@ -547,6 +578,20 @@ static int plan_call(const sim_inst *s, const pc__sim_request *r,
   plan->item = -1;
   if (r->formatted)
     rc = pc__sim_find_item(h, &s->kn, r, r->current, &plan->item, err);
+  if (!rc && plan->item < 0 && agent->kind == PC__SIM_AGENT_QUERY)
+    rc = pc__sim_agent_find_item(h, &s->kn, r, &plan->item, err);
+  /* A task that also gets passages (a multi-hop answer step): found by
+   * one input alone, in rows with hops only. */
+  if (!rc && plan->item < 0 && r->formatted &&
+      agent->kind == PC__SIM_AGENT_NONE && !pc__sim_is_meta(r)) {
+    rc = pc__sim_agent_find_item(h, &s->kn, r, &plan->item, err);
+    if (!rc && plan->item >= 0)
+      agent->kind = PC__SIM_AGENT_PASSAGES;
+  }
+  /* Inputs that are no knowledge field (a comparison's attempts, a
+   * refine hint_) are set aside when nothing else found the item. */
+  if (!rc && plan->item < 0 && r->formatted)
+    rc = pc__sim_find_item_loose(h, &s->kn, r, &plan->item, err);
   if (rc)
     return rc;
   if (plan->item < 0) {
@@ -563,15 +608,22 @@ static int plan_call(const sim_inst *s, const pc__sim_request *r,
                                            r->instructions_len);
   in.hard = s->kn.rows[plan->item].hard;
   for (i = 0; i < r->n_outputs; i++)
-    in.reasoning |= !strcmp(r->outputs[i].name, "reasoning");
+    in.reasoning |= !strcmp(r->outputs[i].name, "reasoning") ||
+                    !strcmp(r->outputs[i].name, "rationale");
   plan->p = pc__sim_skill(&s->cfg, &in);
-  return PC_OK;
+  if (agent->kind == PC__SIM_AGENT_EXTRACT)
+    plan->p = pc__sim_agent_extract_p(h, &s->cfg, &s->kn, plan->item, agent,
+                                      plan->p);
+  else if (agent->kind == PC__SIM_AGENT_PASSAGES)
+    plan->p = pc__sim_agent_passages_p(h, &s->cfg, &s->kn, plan->item, r,
+                                       plan->p);
+  return bonuses(s, r, plan, err);
 }
 
 /* The text of one choice. */
 static int answer(const sim_inst *s, const pc__sim_request *r,
-                  const call_plan *plan, const char *sample,
-                  pc__sim_buf *out, pc_error *err)
+                  const pc__sim_agent *agent, const call_plan *plan,
+                  const char *sample, pc__sim_buf *out, pc_error *err)
 {
   const pc__sim_host *h = s->h;
   pc_json **values;
@@ -587,8 +639,11 @@ static int answer(const sim_inst *s, const pc__sim_request *r,
   if (!values)
     return PC__SIM_OOM(err);
   if (plan->kind == KIND_TASK) {
-    rc = pc__sim_task_values(h, &s->cfg, &s->kn, r, plan->item, plan->p,
-                             sample, values, err);
+    rc = pc__sim_agent_values(h, &s->cfg, &s->kn, r, agent, plan->item,
+                              plan->p, sample, values, err);
+    if (!rc)
+      rc = pc__sim_task_values(h, &s->cfg, &s->kn, r, plan->item, plan->p,
+                               sample, values, err);
     if (!rc && r->n_demos == 0 && s->cfg.malformed_rate > 0.0) {
       uint64_t u;
 
@@ -625,6 +680,7 @@ static int sim_complete(void *inst, const pc_lm_request *req,
   sim_inst *s = inst;
   const pc__sim_host *h;
   pc__sim_request r;
+  pc__sim_agent agent;
   pc__sim_buf text, sample;
   call_plan plan;
   double temperature;
@@ -647,7 +703,9 @@ static int sim_complete(void *inst, const pc_lm_request *req,
     return rc;
   pc__sim_buf_init(&text, h);
   pc__sim_buf_init(&sample, h);
-  rc = plan_call(s, &r, &plan, err);
+  rc = pc__sim_agent_prepare(h, &r, &agent, err);
+  if (!rc)
+    rc = plan_call(s, &r, &agent, &plan, err);
   /* The latency first: a call cut off while "in flight" was never
    * answered, so it is not logged as made. */
   if (!rc)
@@ -666,7 +724,7 @@ static int sim_complete(void *inst, const pc_lm_request *req,
       rc = PC__SIM_OOM(err);
       break;
     }
-    rc = answer(s, &r, &plan, pc__sim_buf_str(&sample), &text, err);
+    rc = answer(s, &r, &agent, &plan, pc__sim_buf_str(&sample), &text, err);
     if (rc)
       break;
     completion_bytes += text.len;
@@ -688,6 +746,7 @@ static int sim_complete(void *inst, const pc_lm_request *req,
     rc = refused(sr, "metadata", err);
   pc__sim_buf_free(&text);
   pc__sim_buf_free(&sample);
+  pc__sim_agent_clear(h, &agent);
   pc__sim_request_clear(h, &r);
   return rc;
 }

@@ -126,6 +126,158 @@ int pc__sim_find_item(const pc__sim_host *h, const pc__sim_knowledge *kn,
   return rc;
 }
 
+/* Whether `name` is a field of some knowledge row. When the knowledge
+ * has more names than it remembers, any name might be one. */
+static int knowledge_field(const pc__sim_knowledge *kn, const char *name)
+{
+  if (kn->n_names >= PC__SIM_MAX_NAMES)
+    return 1;
+  for (size_t i = 0; i < kn->n_names; i++)
+    if (!strcmp(kn->names[i], name))
+      return 1;
+  return 0;
+}
+
+int pc__sim_find_item_loose(const pc__sim_host *h,
+                            const pc__sim_knowledge *kn,
+                            const pc__sim_request *req, long *row,
+                            pc_error *err)
+{
+  pc__sim_text *texts;
+  size_t i, kept = 0, dropped = 0;
+  int rc = PC_OK;
+
+  *row = -1;
+  if (req->n_inputs == 0)
+    return PC_OK;
+  texts = pc__sim_alloc(h, req->n_inputs * sizeof(*texts));
+  if (!texts)
+    return PC__SIM_OOM(err);
+  for (i = 0; i < req->n_inputs; i++) {
+    texts[i] = req->current[i];
+    if (!texts[i].s)
+      continue;
+    if (knowledge_field(kn, req->inputs[i].name)) {
+      kept++;
+    } else {
+      texts[i].s = NULL;
+      texts[i].len = 0;
+      dropped++;
+    }
+  }
+  /* Nothing set aside: the strict match already said no. No knowledge
+   * field at all: a meta-prompt or an unknown request, as before. */
+  if (kept && dropped)
+    rc = pc__sim_find_item(h, kn, req, texts, row, err);
+  pc__sim_free(h, texts);
+  return rc;
+}
+
+/* The index of input `name`, or -1. */
+static long input_index(const pc__sim_request *req, const char *name)
+{
+  for (size_t i = 0; i < req->n_inputs; i++)
+    if (!strcmp(req->inputs[i].name, name))
+      return (long)i;
+  return -1;
+}
+
+int pc__sim_hinted(const pc__sim_request *req)
+{
+  long i = input_index(req, "hint_");
+  size_t a, z;
+
+  if (i < 0 || !req->current[i].s)
+    return 0;
+  pc__sim_trim(req->current[i].s, req->current[i].len, &a, &z);
+  return z > a && !pc__sim_collapsed_eq(req->current[i].s + a, z - a,
+                                        "N/A", 3, 1);
+}
+
+/* The prediction an attempt text states: what follows the last "my
+ * prediction is " up to the closing guillemet (or the end), trimmed. */
+static void attempt_prediction(const char *s, size_t len, const char **p,
+                               size_t *plen)
+{
+  static const char lead[] = "my prediction is ";
+  const size_t n = sizeof(lead) - 1;
+  size_t at = len, i, a, z;
+
+  for (i = 0; i + n <= len; i++)
+    if (!memcmp(s + i, lead, n))
+      at = i + n;
+  if (at == len) {
+    *p = s + len;
+    *plen = 0;
+    return;
+  }
+  s += at;
+  len -= at;
+  if (len >= 2 && (unsigned char)s[len - 2] == 0xc2 &&
+      (unsigned char)s[len - 1] == 0xbb)
+    len -= 2;
+  pc__sim_trim(s, len, &a, &z);
+  *p = s + a;
+  *plen = z - a;
+}
+
+/* Whether both texts read whole as the same number ("4" and "4.0"). */
+static int same_number(const char *a, size_t alen, const char *b,
+                       size_t blen)
+{
+  char x[64], y[64], *ex, *ey;
+  double u, v;
+
+  if (!alen || !blen || alen >= sizeof(x) || blen >= sizeof(y))
+    return 0;
+  memcpy(x, a, alen);
+  x[alen] = '\0';
+  memcpy(y, b, blen);
+  y[blen] = '\0';
+  u = strtod(x, &ex);
+  v = strtod(y, &ey);
+  return *ex == '\0' && *ey == '\0' && u == v;
+}
+
+int pc__sim_attempts_agree(const pc__sim_host *h,
+                           const pc__sim_knowledge *kn,
+                           const pc__sim_request *req, long item,
+                           int *majority, pc_error *err)
+{
+  const pc__sim_field *last;
+  const pc_json *gold;
+  pc__sim_buf g;
+  size_t i, m = 0, held = 0;
+  int rc;
+
+  *majority = 0;
+  if (item < 0 || req->n_outputs == 0)
+    return PC_OK;
+  last = &req->outputs[req->n_outputs - 1];
+  gold = h->json->object_get(kn->rows[item].obj, last->name);
+  if (!gold)
+    return PC_OK;
+  pc__sim_buf_init(&g, h);
+  rc = pc__sim_render(h, gold, 1, &g, err);
+  for (i = 0; !rc && i < req->n_inputs; i++) {
+    const char *p;
+    size_t plen;
+
+    if (strncmp(req->inputs[i].name, "reasoning_attempt_", 18) ||
+        !req->current[i].s)
+      continue;
+    m++;
+    attempt_prediction(req->current[i].s, req->current[i].len, &p, &plen);
+    held += plen && (pc__sim_collapsed_eq(p, plen, pc__sim_buf_str(&g),
+                                          g.len, 1) ||
+                     same_number(p, plen, pc__sim_buf_str(&g), g.len));
+  }
+  pc__sim_buf_free(&g);
+  if (!rc)
+    *majority = m > 0 && 2 * held > m;
+  return rc;
+}
+
 int pc__sim_good_demos(const pc__sim_host *h, const pc__sim_knowledge *kn,
                        const pc__sim_request *req, long item, size_t *good,
                        pc_error *err)
@@ -675,8 +827,8 @@ int pc__sim_task_values(const pc__sim_host *h, const pc__sim_config *c,
     const pc_json *gold = h->json->object_get(row, f->name);
     uint64_t r;
 
-    if (!gold)
-      continue;
+    if (!gold || values[i])
+      continue;                 /* absent, or decided by sim_agent.c */
     rc = pc__sim_draw(h, c->seed, "sim-correct", f->name, sample,
                       (uint64_t)item, 0, &r);
     if (rc) {

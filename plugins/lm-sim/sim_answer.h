@@ -21,7 +21,7 @@ typedef struct pc__sim_skill_in {
   size_t good_demos;   /* complete, right, of other items */
   double phrase_frac;  /* share of key phrases in the instructions */
   int hard;            /* the item is hard */
-  int reasoning;       /* the outputs include "reasoning" */
+  int reasoning;       /* the outputs include "reasoning" or "rationale" */
 } pc__sim_skill_in;
 
 /* p(correct) = clamp(base + demo_gain * min(good, cap) + instruction_gain
@@ -44,6 +44,34 @@ double pc__sim_phrase_fraction(const pc__sim_config *c, const char *text,
 int pc__sim_find_item(const pc__sim_host *h, const pc__sim_knowledge *kn,
                       const pc__sim_request *req, const pc__sim_text *texts,
                       long *row, pc_error *err);
+
+/*
+ * pc__sim_find_item_loose - as pc__sim_find_item on the current inputs,
+ * with the inputs whose name is no knowledge field set aside (a
+ * comparison's attempts, a refine hint_); *row is -1 unless at least one
+ * input was set aside and at least one knowledge-field input remains,
+ * all of which match the row. Fails only with PC_E_NOMEM.
+ */
+int pc__sim_find_item_loose(const pc__sim_host *h,
+                            const pc__sim_knowledge *kn,
+                            const pc__sim_request *req, long *row,
+                            pc_error *err);
+
+/* Non-zero when the request has an input "hint_" whose text is neither
+ * empty nor "N/A" (refine's advice). */
+int pc__sim_hinted(const pc__sim_request *req);
+
+/*
+ * pc__sim_attempts_agree - *majority is non-zero when the request has
+ * inputs reasoning_attempt_1..M (multi_chain_comparison) and more than
+ * half of them predict the gold of row `item`'s value for the request's
+ * last output (the text after "my prediction is ", whitespace collapsed,
+ * any case). Fails only with PC_E_NOMEM.
+ */
+int pc__sim_attempts_agree(const pc__sim_host *h,
+                           const pc__sim_knowledge *kn,
+                           const pc__sim_request *req, long item,
+                           int *majority, pc_error *err);
 
 /*
  * pc__sim_good_demos - how many of the request's demos are good: complete,

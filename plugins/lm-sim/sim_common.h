@@ -96,6 +96,8 @@ typedef struct pc__sim_config {
   double malformed_rate;
   double meta_phrase_rate;
   double meta_feedback_rate;
+  double compare_gain;    /* multi_chain_comparison, majority right */
+  double hint_gain;       /* a refine hint_ with advice */
   int64_t latency_ms;
   char **key_phrases;     /* owned: n_key_phrases owned strings */
   size_t n_key_phrases;

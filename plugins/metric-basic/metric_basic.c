@@ -11,6 +11,7 @@
 
 #include "promptc/plugin.h"
 #include "normalize.h"
+#include "metric_passage.h"
 
 #if defined(__GNUC__)
 #define MB_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -22,7 +23,9 @@
 #define MB_F1 1
 #define MB_PASSAGE 2
 #define MB_NUMERIC 3
-#define MB_COUNT 4
+#define MB_PASSAGE_RECALL 4  /* metric_passage.c */
+#define MB_PASSAGE_HIT 5
+#define MB_COUNT 6
 
 /* Bytes of one value shown in feedback before it is cut with "...". */
 #define MB_SHOW_MAX 200
@@ -30,7 +33,8 @@
 #define MB_SHOW_GOLDS 3
 
 static const char *const mb_names[MB_COUNT] = {
-  "exact_match", "f1", "passage_match", "numeric",
+  "exact_match", "f1", "passage_match", "numeric", "passage_recall",
+  "passage_hit",
 };
 
 /* What init keeps: the host's tables, borrowed until fini. Immutable after
@@ -1191,6 +1195,22 @@ static int create_numeric(void *state, const char *config, size_t len,
   return mb_create(MB_NUMERIC, state, config, len, inst, err);
 }
 
+static int create_passage_recall(void *state, const char *config,
+                                 size_t len, void **inst, pc_error *err)
+{
+  const mb_state *st = state;
+
+  return pc__mb_passage_create(st->host, st->js, 0, config, len, inst, err);
+}
+
+static int create_passage_hit(void *state, const char *config, size_t len,
+                              void **inst, pc_error *err)
+{
+  const mb_state *st = state;
+
+  return pc__mb_passage_create(st->host, st->js, 1, config, len, inst, err);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Interfaces and descriptor.                                               */
 
@@ -1222,6 +1242,20 @@ static const pc_metric_iface mb_ifaces[MB_COUNT] = {
     .create = create_numeric,
     .destroy = mb_destroy,
     .score = mb_score,
+  },
+  {
+    .hdr = PC_ABI_HEADER_INIT(pc_metric_iface),
+    .name = "passage_recall",
+    .create = create_passage_recall,
+    .destroy = pc__mb_passage_destroy,
+    .score = pc__mb_passage_score,
+  },
+  {
+    .hdr = PC_ABI_HEADER_INIT(pc_metric_iface),
+    .name = "passage_hit",
+    .create = create_passage_hit,
+    .destroy = pc__mb_passage_destroy,
+    .score = pc__mb_passage_score,
   },
 };
 
@@ -1283,7 +1317,8 @@ static const pc_plugin_info mb_info = {
   .name = "metric-basic",
   .version = "1.0.0",
   .license = "MIT",
-  .summary = "DSPy's exact_match, f1 and passage_match, and numeric",
+  .summary = "exact_match, f1, passage_match, numeric, passage_recall "
+             "and passage_hit",
   .kinds = PC_KIND_METRIC,
   .flags = PC_PLUGIN_THREADSAFE_INSTANCES,
   .init = mb_init,

@@ -228,7 +228,7 @@ hostile digest 18 "program.json does not match its sha256 in the manifest"
 hostile manifest-not-first 18 \
   "the first member is triage-1.0.0/eval/report.json, not"
 hostile schema 19 "schema promptc.artifact/9 is not promptc.artifact/1"
-hostile abi 19 "made for plugin ABI 2.1; this promptc has 1.1"
+hostile abi 19 "made for plugin ABI 2.2; this promptc has 1.2"
 hostile manifest-not-json 19 "MANIFEST.json: offset"
 
 # A good signature whose trusted comment does not bind this artifact: 16.

@@ -19,7 +19,7 @@ contains "$pc_tmp/out" "1.0.0"
 
 run_promptc 0 plugins list --json
 check "plugins list --json is a JSON array of the built plugins" \
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert {p["name"] for p in d}=={"chat","json","sim","openai","anthropic","ollama","metric-basic","labeled","bootstrap","bootstrap-rs","knn","copro","miprov2","simba","gepa","export-finetune","better-together"}, d; assert all(len(p["sha256"])==64 for p in d)' "$pc_tmp/out"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert {p["name"] for p in d}=={"chat","json","sim","openai","anthropic","ollama","metric-basic","labeled","bootstrap","bootstrap-rs","knn","copro","miprov2","simba","gepa","export-finetune","better-together","http-search"}, d; assert all(len(p["sha256"])==64 for p in d)' "$pc_tmp/out"
 
 run_promptc 0 plugins info chat
 contains "$pc_tmp/out" "org.promptc.adapter.chat"
@@ -62,5 +62,5 @@ run_promptc 0 plugins --help
 contains "$pc_tmp/out" "usage: promptc plugins list"
 run_promptc 2 no-such-command
 run_promptc 0 --version
-contains "$pc_tmp/out" "plugin ABI 1.1"
+contains "$pc_tmp/out" "plugin ABI 1.2"
 finish

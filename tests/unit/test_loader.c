@@ -74,7 +74,7 @@ static void test_missing_entry_is_refused(void)
 
 static void test_entry_returning_null_is_refused(void)
 {
-  expect_refused("null_descriptor", PC_E_UNSUPPORTED, "refused host ABI 1.1");
+  expect_refused("null_descriptor", PC_E_UNSUPPORTED, "refused host ABI 1.2");
 }
 
 static void test_wrong_major_is_refused(void)

@@ -20,9 +20,10 @@
 
 static pc_registry *reg;
 static pc_plugin *plugin;
-static const pc_metric_iface *ifaces[4];
-static const char *const names[4] = {
-  "exact_match", "f1", "passage_match", "numeric",
+static const pc_metric_iface *ifaces[6];
+static const char *const names[6] = {
+  "exact_match", "f1", "passage_match", "numeric", "passage_recall",
+  "passage_hit",
 };
 
 static int suite_init(void)
@@ -36,7 +37,7 @@ static int suite_init(void)
   plugin = pc_registry_find(reg, "org.promptc.metric.basic");
   if (!plugin)
     return 1;
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 6; i++) {
     ifaces[i] = pc_plugin_interface_at(plugin, PC_IFACE_METRIC, i,
                                        (uint32_t)sizeof(pc_metric_iface),
                                        NULL);
@@ -199,7 +200,7 @@ static double text_score(int m, const char *gold, const char *pred)
 /* ------------------------------------------------------------------------ */
 /* The plugin.                                                              */
 
-static void test_plugin_offers_four_metric_tables(void)
+static void test_plugin_offers_six_metric_tables(void)
 {
   int end = 0;
   uint32_t size = 0;
@@ -208,9 +209,9 @@ static void test_plugin_offers_four_metric_tables(void)
   PC_ASSERT_STR_EQ(plugin->info->name, "metric-basic");
   CU_ASSERT_EQUAL(plugin->info->kinds, PC_KIND_METRIC);
   CU_ASSERT(plugin->info->flags & PC_PLUGIN_THREADSAFE_INSTANCES);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 6; i++)
     PC_ASSERT_STR_EQ(((const pc_iface_prefix *)ifaces[i])->name, names[i]);
-  CU_ASSERT_PTR_NULL(pc_plugin_interface_at(plugin, PC_IFACE_METRIC, 4,
+  CU_ASSERT_PTR_NULL(pc_plugin_interface_at(plugin, PC_IFACE_METRIC, 6,
                                             0, &end));
   CU_ASSERT_EQUAL(end, 1);
   CU_ASSERT_PTR_EQUAL(plugin->info->get_interface(plugin->state,
@@ -870,7 +871,7 @@ static void test_one_instance_scores_on_many_threads(void)
 }
 
 static CU_TestInfo tests[] = {
-  {"plugin offers four metric tables", test_plugin_offers_four_metric_tables},
+  {"plugin offers six metric tables", test_plugin_offers_six_metric_tables},
   {"normalize_text matches python", test_normalize_text_matches_python},
   {"normalize_text keeps distinctions",
    test_normalize_text_keeps_distinctions},

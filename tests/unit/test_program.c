@@ -8,6 +8,7 @@
 #include "json_text.h"
 #include "compile.h"
 #include "program.h"
+#include "module.h"
 
 /* The two fixtures in tests/data/programs/. */
 #define SUPPORT "data/programs/support.json"
@@ -467,10 +468,13 @@ static void test_missing_or_empty_modules_are_refused(void)
 
 static void test_unknown_module_type_names_the_path(void)
 {
-  expect_invalid(HEAD "'modules': {'m': {'type': 'react', "
-                 "'signature': 'a -> b'}}}",
-                 "prog.json: modules.m.type: unknown module type 'react' "
-                 "(expected predict or chain_of_thought)");
+  char expected[512];
+
+  snprintf(expected, sizeof(expected), "prog.json: modules.m.type: unknown "
+           "module type 'reactor' (expected %s)", pc_module_type_names());
+  CU_ASSERT_PTR_NOT_NULL(strstr(pc_module_type_names(), "chain_of_thought"));
+  expect_invalid(HEAD "'modules': {'m': {'type': 'reactor', "
+                 "'signature': 'a -> b'}}}", expected);
   expect_invalid(HEAD "'modules': {'m': {'type': 'predict', "
                  "'signature': 'a -> b', 'tools': []}}}",
                  "prog.json: modules.m.tools: unknown member (expected "
@@ -1107,7 +1111,62 @@ static void test_save_survives_every_allocation_failure(void)
   pc_program_free(prog);
 }
 
+/* Every module goes through its type's table: predict and
+ * chain_of_thought keep their predictor paths, a CoT step exposes
+ * "reasoning" to later steps, and another type's members are kept and
+ * written back in the file's order. */
+static void test_module_types_set_io_predictors_and_spec(void)
+{
+  pc_program *prog = NULL;
+  pc_error err = PC_ERROR_INIT;
+  const pc_module *cot, *plug;
+  struct json_object *root, *mods, *m;
+
+  CU_ASSERT_EQUAL_FATAL(load_quoted(HEAD "'modules': {"
+    "'think': {'signature': 'question -> answer', 'type': "
+    "'chain_of_thought'}, "
+    "'p': {'type': 'plugin', 'plugin': 'x', 'settings': {'z': 1, 'a': 2}, "
+    "'signature': 'question, why -> answer', 'uses': ['think']}}, "
+    "'flow': [{'call': 'think', 'inputs': {'question': '$input.q'}}, "
+    "{'call': 'p', 'inputs': {'question': '$input.q', "
+    "'why': '$think.reasoning'}}], 'outputs': {'a': '$p.answer'}}",
+    &prog, &err), PC_OK);
+  cot = pc_program_module(prog, "think");
+  plug = pc_program_module(prog, "p");
+  CU_ASSERT_PTR_EQUAL(cot->vt, pc_module_type_find("chain_of_thought"));
+  CU_ASSERT_EQUAL(cot->n_predictors, 1);
+  PC_ASSERT_STR_EQ(cot->predictors[0]->path, "think.predict");
+  CU_ASSERT_PTR_NOT_NULL(pc_signature_find(pc_module_io(cot), "reasoning",
+                                           1));
+  CU_ASSERT_PTR_NULL(pc_signature_find(cot->signature, "reasoning", 1));
+  CU_ASSERT_EQUAL(plug->type, PC_MODULE_OTHER);
+  CU_ASSERT_EQUAL(plug->n_predictors, 0);
+  CU_ASSERT_PTR_EQUAL(pc_program_default_predictor(prog),
+                      cot->predictors[0]);
+  root = pc_program_to_json(prog);
+  json_object_object_get_ex(root, "modules", &mods);
+  json_object_object_get_ex(mods, "think", &m);
+  PC_ASSERT_STR_EQ(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
+                   "{\"signature\":\"question -> answer\",\"type\":"
+                   "\"chain_of_thought\"}");
+  json_object_object_get_ex(mods, "p", &m);
+  PC_ASSERT_STR_EQ(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
+                   "{\"type\":\"plugin\",\"plugin\":\"x\",\"settings\":"
+                   "{\"z\":1,\"a\":2},\"signature\":\"question, why -> "
+                   "answer\",\"uses\":[\"think\"]}");
+  json_object_put(root);
+  pc_program_free(prog);
+  /* A type without "signature" refuses one, and a type's own members are
+   * refused on another type. */
+  expect_invalid(HEAD "'modules': {'m': {'type': 'predict', "
+                 "'signature': 'a -> b', 'plugin': 'x'}}}",
+                 "prog.json: modules.m.plugin: unknown member (expected "
+                 "type, signature or config)");
+}
+
 static CU_TestInfo program_tests[] = {
+  {"module types set io, predictors and spec",
+   test_module_types_set_io_predictors_and_spec},
   {"single predict module gets every input",
    test_single_predict_module_gets_every_input},
   {"chain_of_thought prepends reasoning",

@@ -98,7 +98,7 @@ extern "C" {
 #endif
 
 #define PC_ABI_MAJOR 1
-#define PC_ABI_MINOR 1
+#define PC_ABI_MINOR 2
 
 /* Mark the entry point (and nothing else) for export. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -405,6 +405,8 @@ typedef struct pc_text_sink {
 #define PC_KIND_ADAPTER (1u << 1)
 #define PC_KIND_METRIC (1u << 2)
 #define PC_KIND_OPTIMIZER (1u << 3)
+#define PC_KIND_TOOL (1u << 4)     /* since 1.2 */
+#define PC_KIND_PROGRAM (1u << 5)  /* since 1.2 */
 
 #define PC_PLUGIN_THREADSAFE_INSTANCES (1u << 0)  /* see "Threads" above */
 
@@ -447,6 +449,8 @@ typedef const pc_plugin_info *(*pc_plugin_entry_fn)(const pc_abi_header *host);
 #define PC_IFACE_LM_PROVIDER "pc.lm_provider/1"
 #define PC_IFACE_METRIC "pc.metric/1"
 #define PC_IFACE_OPTIMIZER "pc.optimizer/1"
+#define PC_IFACE_TOOL "pc.tool/1"        /* since 1.2 */
+#define PC_IFACE_PROGRAM "pc.program/1"  /* since 1.2 */
 
 /* ------------------------------------------------------------------------ */
 /* Chat messages: the hot struct, passed as a typed array.                  */
@@ -754,6 +758,87 @@ typedef struct pc_optimizer_iface {
   /* The settings actually used, defaults filled in, as a JSON object. */
   int (*settings)(void *inst, const pc_text_sink *out, pc_error *err);
 } pc_optimizer_iface;
+
+/* ------------------------------------------------------------------------ */
+/* "pc.tool/1" (since 1.2): a tool a ReAct agent (or a program) can call.    */
+/*
+ * The LM sees a tool by its name, description and argument schema, as
+ * DSPy's Tool does; the host renders them into the ReAct instructions. A
+ * call takes a JSON object of arguments (the host checks that it is an
+ * object holding every required argument) and writes its observation as
+ * text. A failure returns a code and a message: the host turns it into the
+ * observation "Execution error in NAME: MESSAGE", never into a crash. The
+ * host runs every call with a deadline (the tool's "timeout_ms"): a tool
+ * that blocks should poll host->is_cancelled(ctx, call); one that does not
+ * return in time is abandoned (its late result is dropped) and the agent
+ * observes a timeout.
+ */
+
+typedef struct pc_tool_iface {
+  pc_abi_header hdr;
+  const char *name;         /* default tool name, an identifier: "search" */
+  const char *description;  /* one or two sentences for the LM */
+  /* JSON object: argument name -> JSON schema of that argument, e.g.
+   * {"query": {"type": "string"}} (DSPy's Tool.args). Static. */
+  const char *args_schema;
+  /* JSON array of the required argument names, or NULL: all of them. */
+  const char *required_args;
+  /* Check the tool's settings (the config's tool entry, with "base_dir"
+   * added, minus "type" and "timeout_ms"); unknown keys are errors. */
+  int (*create)(void *plugin_state, const char *config_json, size_t len,
+                void **inst, pc_error *err);
+  void (*destroy)(void *inst);
+  /* Run once: args_json is a JSON object. Write the observation (UTF-8
+   * text; a JSON array of strings for a retriever, one per passage) to
+   * `out`. `call` carries the deadline and cancellation. */
+  int (*call)(void *inst, const pc_call *call, const char *args_json,
+              size_t args_len, const pc_text_sink *out, pc_error *err);
+} pc_tool_iface;
+
+/* ------------------------------------------------------------------------ */
+/* "pc.program/1" (since 1.2): a program module written in C.                */
+/*
+ * For logic that a promptc.program/1 file cannot say. A program names the
+ * plugin in a module ({"type": "plugin", "plugin": NAME, "signature":
+ * ..., "uses": [module names], "settings": {...}}); each forward pass gets
+ * the module's inputs as a JSON object and writes its outputs as one. The
+ * LM work is done by the sub-modules in "uses", run through the host
+ * (call_module), so their predictors are traced, cached, counted and
+ * optimized like any other. A program plugin never calls an LM itself.
+ */
+
+typedef struct pc_program_host {
+  pc_abi_header hdr;
+  void *ctx;
+  /* Run sub-module `name` (one of the module's "uses") on the JSON object
+   * inputs_json; its outputs (a JSON object) are written to `out`. Errors
+   * are those of the sub-module; PC_E_INVALID_ARG for a name not in
+   * "uses" or missing inputs. */
+  int (*call_module)(void *ctx, const char *name, const char *inputs_json,
+                     size_t len, const pc_text_sink *out, pc_error *err);
+  /* Call the configured tool `name` with a JSON object of arguments; the
+   * observation goes to `out`. A tool failure or timeout is returned as
+   * its code and message (the plugin decides what to do with it). */
+  int (*call_tool)(void *ctx, const char *name, const char *args_json,
+                   size_t len, const pc_text_sink *out, pc_error *err);
+} pc_program_host;
+
+typedef struct pc_program_iface {
+  pc_abi_header hdr;
+  const char *name;  /* what "plugin" names in a program module */
+  /* Check the module's "settings" (a JSON object, "{}" when absent) and
+   * its "uses" (a JSON array of module names) when the program loads. */
+  int (*create)(void *plugin_state, const char *settings_json, size_t len,
+                const char *uses_json, size_t uses_len, void **inst,
+                pc_error *err);
+  void (*destroy)(void *inst);
+  /* One forward pass: write the outputs object (every output field of the
+   * module's signature) to `out`. May run on several threads at once
+   * only with PC_PLUGIN_THREADSAFE_INSTANCES. */
+  int (*forward)(void *inst, const pc_program_host *host,
+                 const char *inputs_json, size_t len, const pc_text_sink *out,
+                 pc_error *err);
+} pc_program_iface;
 
 #ifdef __cplusplus
 }
