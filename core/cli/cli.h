@@ -40,6 +40,7 @@ int cmd_promote(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_sim_server(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_plugins_check(int argc, char **argv);
 
 /* Print "promptc: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PC_PRINTF(1, 2);

@@ -1,6 +1,7 @@
 /*
- * cmd_plugins.c - `promptc plugins list|info`: what plugins are loaded,
- * from where, with which version, kinds, interfaces and sha256.
+ * cmd_plugins.c - `promptc plugins list|info|check`: what plugins are
+ * loaded, from where, with which version, kinds, interfaces and sha256;
+ * `check` (cmd_plugins_check.c) runs the conformance table on one file.
  */
 #include <getopt.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 static const char *iface_ids[] = {
   PC_IFACE_ADAPTER, PC_IFACE_LM_PROVIDER, PC_IFACE_METRIC, PC_IFACE_OPTIMIZER,
+  PC_IFACE_TOOL, PC_IFACE_PROGRAM,
 };
 #define N_IFACE_IDS (sizeof(iface_ids) / sizeof(iface_ids[0]))
 
@@ -21,15 +23,21 @@ static const struct {
   {PC_KIND_ADAPTER, "adapter"},
   {PC_KIND_METRIC, "metric"},
   {PC_KIND_OPTIMIZER, "optimizer"},
+  {PC_KIND_TOOL, "tool"},
+  {PC_KIND_PROGRAM, "program"},
 };
 
 static void plugins_usage(FILE *f)
 {
   fputs("usage: promptc plugins list [--json] [--config FILE]\n"
-        "       promptc plugins info ID [--json] [--config FILE]\n\n"
+        "       promptc plugins info ID [--json] [--config FILE]\n"
+        "       promptc plugins check FILE.so [--json] [--sim-config CFG]\n"
+        "                             [--settings JSON] [--timeout SECS]\n\n"
         "List the plugins found in the plugin directories ($PROMPTC_PLUGIN_PATH,\n"
         "the config's plugins.path, then the install directory), or show one\n"
-        "by id or short name. Plugins that fail to load are reported on stderr.\n",
+        "by id or short name. Plugins that fail to load are reported on stderr.\n"
+        "`check` runs the conformance checks on one plugin file (see\n"
+        "`promptc plugins check --help`).\n",
         f);
 }
 
@@ -192,6 +200,8 @@ int cmd_plugins(int argc, char **argv)
   struct json_object *out = NULL;
   int as_json = 0, c, status;
 
+  if (argc >= 2 && strcmp(argv[1], "check") == 0)
+    return cmd_plugins_check(argc - 1, argv + 1);
   optind = 1;
   while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
     switch (c) {
@@ -213,7 +223,7 @@ int cmd_plugins(int argc, char **argv)
     }
     target = argv[optind++];
   } else if (strcmp(verb, "list") != 0) {
-    cli_error("plugins: unknown action '%s' (list or info)", verb);
+    cli_error("plugins: unknown action '%s' (list, info or check)", verb);
     return PC_EXIT_USAGE;
   }
   if (optind < argc) {
