@@ -11,5 +11,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool pkg-config ca-certificates \
   libcurl4-openssl-dev libjson-c-dev libarchive-dev libsodium-dev \
   libsqlite3-dev libcunit1-dev libmicrohttpd-dev \
-  python3 valgrind binutils minisign >/dev/null
+  python3 valgrind binutils minisign abigail-tools >/dev/null
 echo "setup-debian: build dependencies installed"
