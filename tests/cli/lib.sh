@@ -51,3 +51,29 @@ finish() {
   [ "$pc_failures" -eq 0 ]
   exit $?
 }
+
+# pc_destdir_install: `make install DESTDIR=...` of this build tree, done
+# once per build and shared by the tests that need an installed promptc
+# (under a lock, since make check runs tests in parallel). Sets
+# PC_DESTDIR (the staging root) and PC_PREFIX (the configured prefix);
+# the installed tree is $PC_DESTDIR$PC_PREFIX. Returns non-zero when the
+# install failed (its log is $PC_TEST_BUILDDIR/tests/destdir.log).
+pc_destdir_install() {
+  PC_DESTDIR="$PC_TEST_BUILDDIR/tests/destdir"
+  PC_PREFIX=$(sed -n 's/^prefix = //p' "$PC_TEST_BUILDDIR/Makefile")
+  (
+    flock 9
+    if [ ! -f "$PC_DESTDIR/.done" ] ||
+       [ -n "$(find "$PC_TEST_BUILDDIR/core" "$PC_TEST_BUILDDIR/plugins" \
+              -name '*.la' -newer "$PC_DESTDIR/.done" 2>/dev/null)" ]; then
+      rm -rf "$PC_DESTDIR"
+      # Unset the variables make check exports, so the sub-make sees a
+      # plain install.
+      env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        make -C "$PC_TEST_BUILDDIR" install DESTDIR="$PC_DESTDIR" \
+        >"$PC_TEST_BUILDDIR/tests/destdir.log" 2>&1 &&
+        touch "$PC_DESTDIR/.done"
+    fi
+  ) 9>"$PC_TEST_BUILDDIR/tests/destdir.lock"
+  [ -f "$PC_DESTDIR/.done" ]
+}
