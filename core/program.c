@@ -12,75 +12,22 @@
 #include "knn.h"
 #include "module.h"
 #include "program.h"
-
-struct pc_program {
-  char *origin;             /* owned: file name or "<memory>" */
-  char *name;               /* owned: NULL when absent */
-  char *description;        /* owned: NULL when absent */
-  char **inputs;            /* owned: n_inputs owned names */
-  size_t n_inputs;
-  int inputs_given;         /* 1 when the file declared "inputs" */
-  pc_module *modules;       /* owned: n_modules, in file order */
-  size_t n_modules;
-  pc_predictor **predictors; /* owned: n_predictors owned predictors, in
-                                module order (each allocated alone, so
-                                pointers handed out never move) */
-  size_t n_predictors;
-  pc_step *steps;           /* owned: n_steps, in execution order */
-  size_t n_steps;
-  int flow_given;           /* 1 when the file had "flow" */
-  pc_binding *outputs;      /* owned: n_outputs */
-  size_t n_outputs;
-  int outputs_given;        /* 1 when the file had "outputs" */
-  struct json_object *compile;  /* owned: the "compile" record, or NULL */
-};
-
-/* The state of one pc_program_from_json call (module.h's loader). */
-/* A name a reference may use: a step id or a foreach item. */
-struct scope {
-  const char *name;      /* borrowed from the step */
-  const pc_step *step;   /* borrowed: the step; NULL for an item */
-  int is_var;            /* 1 for a foreach item */
-  char *where;           /* owned (the "all" list only): where it is */
-};
-
-struct pc_module_loader {
-  const char *origin;  /* borrowed: starts every message */
-  pc_program *prog;    /* borrowed: the program being built */
-  pc_error *err;       /* borrowed: the caller's error */
-  size_t n_loaded;     /* modules loaded so far (pc_module_loader_find) */
-  struct scope *all;   /* owned: every id of the flow (pass 1) */
-  size_t n_all;
-  struct scope *vis;   /* owned: the ids in scope now (pass 2) */
-  size_t n_vis;
-  const char *cur_id;  /* borrowed: the call step being bound, or NULL */
-};
+#include "program_int.h"
 
 static const char *const top_members[] = {
   "schema", "name", "description", "inputs", "modules", "flow", "outputs",
   "state", "compile", NULL
 };
-static const char *const step_members[] = {"call", "id", "inputs", NULL};
 static const char *const state_members[] = {"instructions", "demos", "knn",
                                             "model", NULL};
 
 static int refresh_plugin_json(pc_predictor *p);
 
-/* Format a JSON path into array `buf`; a path too long is cut short. */
-#define PATHF(buf, ...) \
-  do { \
-    if (snprintf(buf, sizeof(buf), __VA_ARGS__) < 0) \
-      buf[0] = '\0'; \
-  } while (0)
-
 /* ------------------------------------------------------------------------ */
-/* Small helpers.                                                            */
-
-static int ld_fail(pc_module_loader *ld, int code, const char *fmt, ...)
-  PC_PRINTF(3, 4);
+/* Small helpers, shared with program_flow.c (program_int.h).              */
 
 /* Record "<origin>: <message>" and return `code`. */
-static int ld_fail(pc_module_loader *ld, int code, const char *fmt, ...)
+int pc__ld_fail(pc_module_loader *ld, int code, const char *fmt, ...)
 {
   char msg[PC_ERROR_MESSAGE_MAX];
   va_list ap;
@@ -91,24 +38,24 @@ static int ld_fail(pc_module_loader *ld, int code, const char *fmt, ...)
   return pc_error_set(ld->err, code, "%s: %s", ld->origin, msg);
 }
 
-static int ld_nomem(pc_module_loader *ld)
+int pc__ld_nomem(pc_module_loader *ld)
 {
-  return ld_fail(ld, PC_E_NOMEM, "out of memory");
+  return pc__ld_fail(ld, PC_E_NOMEM, "out of memory");
 }
 
-static int is_type(const struct json_object *v, enum json_type t)
+int pc__is_type(const struct json_object *v, enum json_type t)
 {
   return v && json_object_is_type(v, t);
 }
 
 /* json-c's getter takes a non-const object but only reads it. */
-static const char *str_of(const struct json_object *v)
+const char *pc__str_of(const struct json_object *v)
 {
   return json_object_get_string((struct json_object *)v);
 }
 
 /* True for an ASCII identifier: [A-Za-z_][A-Za-z0-9_]*. */
-static int is_ident(const char *s)
+int pc__is_ident(const char *s)
 {
   if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
               *s == '_'))
@@ -122,23 +69,23 @@ static int is_ident(const char *s)
 }
 
 /* The first member of an object, for iteration with lh_entry_next. */
-static struct lh_entry *first_member(const struct json_object *obj)
+struct lh_entry *pc__first_member(const struct json_object *obj)
 {
   return lh_table_head(json_object_get_object(obj));
 }
 
-static const char *member_key(const struct lh_entry *e)
+const char *pc__member_key(const struct lh_entry *e)
 {
   return (const char *)lh_entry_k(e);
 }
 
-static const struct json_object *member_value(const struct lh_entry *e)
+const struct json_object *pc__member_value(const struct lh_entry *e)
 {
   return (const struct json_object *)lh_entry_v(e);
 }
 
 /* Deep copy; *dst is NULL for a NULL (JSON null) source. */
-static int copy_json(const struct json_object *src, struct json_object **dst)
+int pc__copy_json(const struct json_object *src, struct json_object **dst)
 {
   *dst = NULL;
   if (!src)
@@ -151,8 +98,8 @@ static int copy_json(const struct json_object *src, struct json_object **dst)
 
 /* Add `val` to `obj` under `key`; on failure `val` is released. A NULL
  * `val` that stands for an allocation failure must be caught before. */
-static int put_member(struct json_object *obj, const char *key,
-                      struct json_object *val)
+int pc__put_member(struct json_object *obj, const char *key,
+                   struct json_object *val)
 {
   if (json_object_object_add(obj, key, val) != 0) {
     json_object_put(val);
@@ -162,15 +109,15 @@ static int put_member(struct json_object *obj, const char *key,
 }
 
 /* As put_member, but a NULL `val` means an allocation failed. */
-static int put_new(struct json_object *obj, const char *key,
-                   struct json_object *val)
+int pc__put_new(struct json_object *obj, const char *key,
+                struct json_object *val)
 {
   if (!val)
     return PC_E_NOMEM;
-  return put_member(obj, key, val);
+  return pc__put_member(obj, key, val);
 }
 
-static int append_new(struct json_object *arr, struct json_object *val)
+int pc__append_new(struct json_object *arr, struct json_object *val)
 {
   if (!val)
     return PC_E_NOMEM;
@@ -183,14 +130,14 @@ static int append_new(struct json_object *arr, struct json_object *val)
 
 /* Fail on any member of `obj` not in `allowed`. `where` prefixes the
  * member's name in the path ("" at the top, "flow[0]." below). */
-static int check_members(pc_module_loader *ld, const struct json_object *obj,
-                         const char *where, const char *const *allowed,
-                         const char *expected)
+int pc__check_members(pc_module_loader *ld, const struct json_object *obj,
+                      const char *where, const char *const *allowed,
+                      const char *expected)
 {
   struct lh_entry *e;
 
-  for (e = first_member(obj); e; e = lh_entry_next(e)) {
-    const char *key = member_key(e);
+  for (e = pc__first_member(obj); e; e = lh_entry_next(e)) {
+    const char *key = pc__member_key(e);
     size_t i;
 
     for (i = 0; allowed[i]; i++) {
@@ -198,20 +145,11 @@ static int check_members(pc_module_loader *ld, const struct json_object *obj,
         break;
     }
     if (!allowed[i])
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s%s: unknown member (expected %s)", where, key,
-                     expected);
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "%s%s: unknown member (expected %s)", where, key,
+                         expected);
   }
   return PC_OK;
-}
-
-static void binding_clear(pc_binding *b)
-{
-  pc_free(b->target);
-  pc_free(b->field);
-  pc_free(b->source);
-  json_object_put(b->value);
-  memset(b, 0, sizeof(*b));
 }
 
 static pc_predictor *find_predictor(const pc_program *prog, const char *path)
@@ -225,7 +163,7 @@ static pc_predictor *find_predictor(const pc_program *prog, const char *path)
   return NULL;
 }
 
-static pc_module *find_module(const pc_program *prog, const char *name)
+pc_module *pc__find_module(const pc_program *prog, const char *name)
 {
   size_t i;
 
@@ -247,10 +185,10 @@ static int load_text(pc_module_loader *ld, const struct json_object *root,
 
   if (!json_object_object_get_ex(root, key, &v))
     return PC_OK;
-  if (!is_type(v, json_type_string))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected a string", key);
-  *out = pc_strdup(str_of(v));
-  return *out ? PC_OK : ld_nomem(ld);
+  if (!pc__is_type(v, json_type_string))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "%s: expected a string", key);
+  *out = pc_strdup(pc__str_of(v));
+  return *out ? PC_OK : pc__ld_nomem(ld);
 }
 
 static int load_schema(pc_module_loader *ld, const struct json_object *root)
@@ -258,12 +196,13 @@ static int load_schema(pc_module_loader *ld, const struct json_object *root)
   struct json_object *v;
 
   if (!json_object_object_get_ex(root, "schema", &v))
-    return ld_fail(ld, PC_E_INVALID_ARG, "schema: missing (expected \"%s\")",
-                   PC_PROGRAM_SCHEMA);
-  if (!is_type(v, json_type_string) ||
-      strcmp(str_of(v), PC_PROGRAM_SCHEMA) != 0)
-    return ld_fail(ld, PC_E_INVALID_ARG, "schema: expected \"%s\"",
-                   PC_PROGRAM_SCHEMA);
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "schema: missing (expected \"%s\")",
+                       PC_PROGRAM_SCHEMA);
+  if (!pc__is_type(v, json_type_string) ||
+      strcmp(pc__str_of(v), PC_PROGRAM_SCHEMA) != 0)
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "schema: expected \"%s\"",
+                       PC_PROGRAM_SCHEMA);
   return PC_OK;
 }
 
@@ -275,11 +214,11 @@ static int add_input(pc_module_loader *ld, const char *name)
   char *copy = pc_strdup(name);
 
   if (!copy)
-    return ld_nomem(ld);
+    return pc__ld_nomem(ld);
   grown = pc_realloc(prog->inputs, (prog->n_inputs + 1) * sizeof(*grown));
   if (!grown) {
     pc_free(copy);
-    return ld_nomem(ld);
+    return pc__ld_nomem(ld);
   }
   prog->inputs = grown;
   prog->inputs[prog->n_inputs++] = copy;
@@ -299,14 +238,14 @@ static int has_input(const pc_program *prog, const char *name)
 
 /* A use of "$input.<name>" at `path`: it must be declared when "inputs"
  * was given; otherwise the inputs are collected in order of first use. */
-static int use_input(pc_module_loader *ld, const char *path, const char *name)
+int pc__use_input(pc_module_loader *ld, const char *path, const char *name)
 {
   if (has_input(ld->prog, name))
     return PC_OK;
   if (ld->prog->inputs_given)
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: input '%s' is not declared in \"inputs\"", path,
-                   name);
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "%s: input '%s' is not declared in \"inputs\"", path,
+                       name);
   return add_input(ld, name);
 }
 
@@ -315,21 +254,21 @@ static int load_inputs(pc_module_loader *ld, const struct json_object *v)
   size_t i, n;
   int rc;
 
-  if (!is_type(v, json_type_array))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "inputs: expected an array of input names");
+  if (!pc__is_type(v, json_type_array))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "inputs: expected an array of input names");
   n = json_object_array_length(v);
   for (i = 0; i < n; i++) {
     const struct json_object *item = json_object_array_get_idx(v, i);
     const char *name;
 
-    if (!is_type(item, json_type_string) ||
-        !is_ident(name = str_of(item)))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "inputs[%zu]: expected an identifier", i);
+    if (!pc__is_type(item, json_type_string) ||
+        !pc__is_ident(name = pc__str_of(item)))
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "inputs[%zu]: expected an identifier", i);
     if (has_input(ld->prog, name))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "inputs[%zu]: duplicate input '%s'", i, name);
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "inputs[%zu]: duplicate input '%s'", i, name);
     rc = add_input(ld, name);
     if (rc)
       return rc;
@@ -519,8 +458,8 @@ static int check_module_members(pc_module_loader *ld,
     allowed[n++] = vt->members[i];
   allowed[n] = NULL;
   pc_buf_init(&expected, PC_BUF_DEFAULT_MAX);
-  for (e = first_member(v); e && !rc; e = lh_entry_next(e)) {
-    const char *key = member_key(e);
+  for (e = pc__first_member(v); e && !rc; e = lh_entry_next(e)) {
+    const char *key = pc__member_key(e);
 
     for (i = 0; i < n && strcmp(key, allowed[i]); i++)
       ;
@@ -529,9 +468,9 @@ static int check_module_members(pc_module_loader *ld,
     for (i = 0; i < n; i++)
       pc_buf_printf(&expected, "%s%s", i == 0 ? "" : i + 1 < n ? ", "
                     : " or ", allowed[i]);
-    rc = ld_fail(ld, PC_E_INVALID_ARG,
-                 "modules.%s.%s: unknown member (expected %s)", name, key,
-                 expected.data ? expected.data : "");
+    rc = pc__ld_fail(ld, PC_E_INVALID_ARG,
+                     "modules.%s.%s: unknown member (expected %s)", name, key,
+                     expected.data ? expected.data : "");
   }
   pc_buf_free(&expected);
   return rc;
@@ -545,30 +484,32 @@ static int load_module(pc_module_loader *ld, const char *name,
   const pc_module_type *vt;
   int rc;
 
-  if (!is_ident(name))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "modules.%s: a module name must be an identifier", name);
+  if (!pc__is_ident(name))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "modules.%s: a module name must be an identifier",
+                       name);
   if (!strcmp(name, "input"))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "modules.input: the name 'input' is reserved for "
-                   "\"$input.<name>\" bindings");
-  if (!is_type(v, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "modules.%s: expected an object",
-                   name);
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "modules.input: the name 'input' is reserved for "
+                       "\"$input.<name>\" bindings");
+  if (!pc__is_type(v, json_type_object))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules.%s: expected an object",
+                       name);
   m->name = pc_strdup(name);
   if (!m->name)
-    return ld_nomem(ld);
+    return pc__ld_nomem(ld);
 
   if (!json_object_object_get_ex(v, "type", &t))
-    return ld_fail(ld, PC_E_INVALID_ARG, "modules.%s.type: missing", name);
-  vt = is_type(t, json_type_string) ? pc_module_type_find(str_of(t)) : NULL;
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules.%s.type: missing", name);
+  vt = pc__is_type(t, json_type_string)
+       ? pc_module_type_find(pc__str_of(t)) : NULL;
   if (!vt)
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "modules.%s.type: unknown module type '%s' (expected "
-                   "%s)", name,
-                   is_type(t, json_type_string) ? str_of(t)
-                   : json_object_to_json_string((struct json_object *)t),
-                   pc_module_type_names());
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "modules.%s.type: unknown module type '%s' (expected "
+                       "%s)", name,
+                       pc__is_type(t, json_type_string) ? pc__str_of(t)
+                       : json_object_to_json_string((struct json_object *)t),
+                       pc_module_type_names());
   m->vt = vt;
   if (!strcmp(vt->name, "predict"))
     m->type = PC_MODULE_PREDICT;
@@ -582,29 +523,29 @@ static int load_module(pc_module_loader *ld, const char *name,
 
   if (vt->has_signature) {
     if (!json_object_object_get_ex(v, "signature", &sig))
-      return ld_fail(ld, PC_E_INVALID_ARG, "modules.%s.signature: missing",
-                     name);
+      return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules.%s.signature: missing",
+                         name);
     rc = pc_signature_from_json(sig, &m->signature, &sub);
     if (rc)
       return pc_error_wrap(ld->err, &sub, "%s: modules.%s.signature",
                            ld->origin, name);
-    if (copy_json(sig, &m->signature_json))
-      return ld_nomem(ld);
+    if (pc__copy_json(sig, &m->signature_json))
+      return pc__ld_nomem(ld);
   }
 
   if (json_object_object_get_ex(v, "config", &cfg)) {
     rc = check_config(ld, name, cfg);
     if (rc)
       return rc;
-    if (copy_json(cfg, &m->config))
-      return ld_nomem(ld);
+    if (pc__copy_json(cfg, &m->config))
+      return pc__ld_nomem(ld);
   }
-  if (copy_json(v, &m->spec))
-    return ld_nomem(ld);
+  if (pc__copy_json(v, &m->spec))
+    return pc__ld_nomem(ld);
   rc = vt->load(ld, m, v);
   if (!rc && !pc_module_io(m))
-    rc = ld_fail(ld, PC_E_INTERNAL, "modules.%s: type '%s' set no fields",
-                 name, vt->name);
+    rc = pc__ld_fail(ld, PC_E_INTERNAL, "modules.%s: type '%s' set no fields",
+                     name, vt->name);
   return rc;
 }
 
@@ -618,935 +559,23 @@ static int load_modules(pc_module_loader *ld,
   int rc;
 
   if (!json_object_object_get_ex(root, "modules", &mods))
-    return ld_fail(ld, PC_E_INVALID_ARG, "modules: missing");
-  if (!is_type(mods, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "modules: expected an object");
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules: missing");
+  if (!pc__is_type(mods, json_type_object))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules: expected an object");
   n = (size_t)json_object_object_length(mods);
   if (n == 0)
-    return ld_fail(ld, PC_E_INVALID_ARG, "modules: must not be empty");
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "modules: must not be empty");
   prog->modules = pc_calloc(n, sizeof(*prog->modules));
   if (!prog->modules)
-    return ld_nomem(ld);
+    return pc__ld_nomem(ld);
   prog->n_modules = n;
   /* json-c keeps object members in insertion order, which is file order. */
-  for (i = 0, e = first_member(mods); e; e = lh_entry_next(e), i++) {
-    rc = load_module(ld, member_key(e), member_value(e), &prog->modules[i]);
+  for (i = 0, e = pc__first_member(mods); e; e = lh_entry_next(e), i++) {
+    rc = load_module(ld, pc__member_key(e), pc__member_value(e),
+                     &prog->modules[i]);
     if (rc)
       return rc;
     ld->n_loaded = i + 1;
-  }
-  return PC_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Loading: scopes of ids.                                                  */
-
-/* Record `name` (borrowed from the program) in a scope list. */
-static int scope_push(pc_module_loader *ld, struct scope **list,
-                      size_t *n, const char *name, const pc_step *st,
-                      int is_var)
-{
-  struct scope *grown = pc_realloc(*list, (*n + 1) * sizeof(*grown));
-
-  if (!grown)
-    return ld_nomem(ld);
-  *list = grown;
-  grown[*n].name = name;
-  grown[*n].step = st;
-  grown[*n].is_var = is_var;
-  (*n)++;
-  return PC_OK;
-}
-
-/* The latest entry called `name` in a scope list, or NULL. */
-static const struct scope *scope_find(const struct scope *list, size_t n,
-                                      const char *name)
-{
-  while (n-- > 0) {
-    if (!strcmp(list[n].name, name))
-      return &list[n];
-  }
-  return NULL;
-}
-
-/* Does a step of `steps` (searched recursively) output `field`? */
-static int steps_output(const pc_step *steps, size_t n, const char *field)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++) {
-    const pc_step *st = &steps[i];
-
-    if (st->kind == PC_STEP_CALL &&
-        pc_signature_find(pc_module_io(st->module), field, 1))
-      return 1;
-    if (steps_output(st->body, st->n_body, field) ||
-        steps_output(st->alt, st->n_alt, field))
-      return 1;
-  }
-  return 0;
-}
-
-/* Does the value of step `st` have member `field`? */
-static int step_has_field(const pc_step *st, const char *field)
-{
-  size_t i;
-
-  switch (st->kind) {
-  case PC_STEP_CALL:
-    return pc_signature_find(pc_module_io(st->module), field, 1) != NULL;
-  case PC_STEP_REPEAT:
-    if (!strcmp(field, "iteration") || !strcmp(field, "iterations") ||
-        !strcmp(field, "exhausted"))
-      return 1;
-    break;
-  case PC_STEP_FOREACH:
-    if (!strcmp(field, "index") || !strcmp(field, "count"))
-      return 1;
-    break;
-  default:
-    return steps_output(st->body, st->n_body, field) ||
-           steps_output(st->alt, st->n_alt, field);
-  }
-  for (i = 0; i < st->n_acc; i++) {
-    if (!strcmp(st->acc[i].target, field))
-      return 1;
-  }
-  return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Loading: bindings, flow and outputs.                                     */
-
-/* The canonical text of a type, for comparison and messages. */
-static int type_text(const pc_type *t, pc_buf *b)
-{
-  pc_buf_reset(b);
-  if (pc_type_canonical(t, b) || !b->data)
-    return PC_E_NOMEM;
-  return PC_OK;
-}
-
-/*
- * Can an output of type `t` fill an input of type `u`? When the
- * canonical texts agree, when `u` is str (any value renders as text), when
- * `u` is Optional[T] (or T | None) for the same T, or when either side is
- * Any (untyped).
- */
-static int check_types(pc_module_loader *ld, const char *path,
-                       const pc_type *t, const pc_type *u)
-{
-  pc_buf a, b;
-  int rc = PC_OK;
-
-  pc_buf_init(&a, PC_BUF_DEFAULT_MAX);
-  pc_buf_init(&b, PC_BUF_DEFAULT_MAX);
-  if (u->kind == PC_TYPE_STR || u->kind == PC_TYPE_ANY ||
-      t->kind == PC_TYPE_ANY)
-    goto out;
-  if (type_text(t, &a) || type_text(u, &b)) {
-    rc = ld_nomem(ld);
-    goto out;
-  }
-  if (!strcmp(a.data, b.data))
-    goto out;
-  if (u->kind == PC_TYPE_OPTIONAL) {
-    /* Compare the inner types, so T -> Optional[T] and T | None ->
-     * Optional[T] both pass. */
-    pc_buf c, d;
-    int same;
-
-    pc_buf_init(&c, PC_BUF_DEFAULT_MAX);
-    pc_buf_init(&d, PC_BUF_DEFAULT_MAX);
-    if (type_text(t->kind == PC_TYPE_OPTIONAL ? t->item : t, &c) ||
-        type_text(u->item, &d)) {
-      pc_buf_free(&c);
-      pc_buf_free(&d);
-      rc = ld_nomem(ld);
-      goto out;
-    }
-    same = !strcmp(c.data, d.data);
-    pc_buf_free(&c);
-    pc_buf_free(&d);
-    if (same)
-      goto out;
-  }
-  rc = ld_fail(ld, PC_E_INVALID_ARG, "%s: type mismatch: %s -> %s", path,
-               a.data, b.data);
-
-out:
-  pc_buf_free(&a);
-  pc_buf_free(&b);
-  return rc;
-}
-
-/*
- * A "$..." reference at `path`: "$input.<name>", "$<id>.<field>" for an id
- * in scope, or "$<item>" for a foreach item.
- */
-static int parse_reference(pc_module_loader *ld, const char *path,
-                           const char *s, pc_binding *b)
-{
-  const char *ref = s + 1;
-  const char *dot = strchr(ref, '.');
-  const struct scope *sc;
-  char *head = NULL;
-  int rc = PC_OK;
-
-  if (dot == ref || (dot && !is_ident(dot + 1)) || (!dot && !is_ident(ref)))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: malformed reference '%s' (expected $input.<name> "
-                   "or $<step>.<field>; write $$ for a literal $)", path, s);
-  head = dot ? pc_strndup(ref, (size_t)(dot - ref)) : pc_strdup(ref);
-  if (!head || (dot && !(b->field = pc_strdup(dot + 1)))) {
-    rc = ld_nomem(ld);
-    goto out;
-  }
-  if (!strcmp(head, "input") && dot) {
-    b->kind = PC_BIND_INPUT;
-    rc = use_input(ld, path, b->field);
-    goto out;
-  }
-  sc = scope_find(ld->vis, ld->n_vis, head);
-  if (!sc) {
-    const struct scope *any = scope_find(ld->all, ld->n_all, head);
-
-    if (!dot && !(any && any->is_var))
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: malformed reference '%s' (expected $input.<name> or "
-                   "$<step>.<field>; write $$ for a literal $)", path, s);
-    else if (!any)
-      rc = ld_fail(ld, PC_E_INVALID_ARG, "%s: unknown step '%s'", path,
-                   head);
-    else if (any->is_var)
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: '%s' is a foreach item, defined only inside its "
-                   "loop's steps", path, head);
-    else if (ld->cur_id && !strcmp(ld->cur_id, head))
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: cycle: step '%s' uses its own output", path, head);
-    else if (ld->cur_id)
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: cycle: step '%s' uses '%s', which runs later", path,
-                   ld->cur_id, head);
-    else
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: '%s' runs later, or in a branch that excludes this "
-                   "one", path, head);
-    goto out;
-  }
-  if (!dot && !sc->is_var) {
-    rc = ld_fail(ld, PC_E_INVALID_ARG,
-                 "%s: malformed reference '%s' (expected $input.<name> or "
-                 "$<step>.<field>; write $$ for a literal $)", path, s);
-    goto out;
-  }
-  if (sc->step && !step_has_field(sc->step, b->field)) {
-    if (sc->step->kind == PC_STEP_CALL)
-      rc = ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s: step '%s' (module '%s') has no output '%s'", path,
-                   head, sc->step->module->name, b->field);
-    else
-      rc = ld_fail(ld, PC_E_INVALID_ARG, "%s: step '%s' has no '%s'", path,
-                   head, b->field);
-    goto out;
-  }
-  b->kind = PC_BIND_STEP;
-  b->from = sc->step;
-  b->source = head;
-  head = NULL;
-  b->step = (size_t)-1;
-  for (size_t i = 0; b->from && i < ld->prog->n_steps; i++) {
-    if (&ld->prog->steps[i] == b->from)
-      b->step = i;
-  }
-
-out:
-  pc_free(head);
-  return rc;
-}
-
-/* One bound value `v` for `target` at `path`. */
-static int parse_binding(pc_module_loader *ld, const char *path,
-                         const char *target, const struct json_object *v,
-                         pc_binding *b)
-{
-  if (target && !(b->target = pc_strdup(target)))
-    return ld_nomem(ld);
-  if (is_type(v, json_type_string)) {
-    const char *s = str_of(v);
-    int len = json_object_get_string_len(v);
-
-    if (s[0] == '$' && s[1] == '$') {
-      b->kind = PC_BIND_CONST;
-      b->value = json_object_new_string_len(s + 1, len - 1);
-      return b->value ? PC_OK : ld_nomem(ld);
-    }
-    if (s[0] == '$')
-      return parse_reference(ld, path, s, b);
-  }
-  b->kind = PC_BIND_CONST;
-  if (copy_json(v, &b->value))
-    return ld_nomem(ld);
-  return PC_OK;
-}
-
-static const pc_binding *find_binding(const pc_step *st, const char *target)
-{
-  size_t i;
-
-  for (i = 0; i < st->n_bindings; i++) {
-    if (st->bindings[i].target && !strcmp(st->bindings[i].target, target))
-      return &st->bindings[i];
-  }
-  return NULL;
-}
-
-/* The "inputs" of call step `st` at `where`: every module input bound,
- * nothing else. */
-static int load_step_bindings(pc_module_loader *ld, const char *where,
-                              pc_step *st, const struct json_object *inputs)
-{
-  const pc_signature *sig = pc_module_io(st->module);
-  char path[PC_ERROR_MESSAGE_MAX];
-  struct lh_entry *e;
-  size_t k, n = 0;
-  int rc;
-
-  if (inputs && !is_type(inputs, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s.inputs: expected an object",
-                   where);
-  if (inputs)
-    n = (size_t)json_object_object_length(inputs);
-  st->bindings = pc_calloc(n ? n : 1, sizeof(*st->bindings));
-  if (!st->bindings)
-    return ld_nomem(ld);
-  st->n_bindings = n;
-  ld->cur_id = st->id;
-  for (k = 0, e = inputs ? first_member(inputs) : NULL; e;
-       e = lh_entry_next(e), k++) {
-    const char *key = member_key(e);
-    const pc_field *dst = pc_signature_find(sig, key, 0);
-    pc_binding *b = &st->bindings[k];
-
-    PATHF(path, "%s.inputs.%s", where, key);
-    if (!dst)
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s: '%s' is not an input of module '%s'", path, key,
-                     st->module->name);
-    rc = parse_binding(ld, path, key, member_value(e), b);
-    if (rc)
-      return rc;
-    if (b->kind == PC_BIND_STEP && b->from &&
-        b->from->kind == PC_STEP_CALL) {
-      const pc_field *src = pc_signature_find(pc_module_io(b->from->module),
-                                              b->field, 1);
-
-      rc = check_types(ld, path, src->type, dst->type);
-      if (rc)
-        return rc;
-    }
-  }
-  ld->cur_id = NULL;
-  for (k = 0; k < sig->n_inputs; k++) {
-    if (!find_binding(st, sig->inputs[k].name))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s.inputs: input '%s' of module '%s' is not bound",
-                     where, sig->inputs[k].name, st->module->name);
-  }
-  return PC_OK;
-}
-
-/* An identifier member `key` of step `v` at `where` into *out (owned);
- * absent is an error when `required`. */
-static int load_ident(pc_module_loader *ld, const char *where,
-                      const struct json_object *v, const char *key,
-                      int required, char **out)
-{
-  struct json_object *x;
-
-  if (!json_object_object_get_ex(v, key, &x)) {
-    if (required)
-      return ld_fail(ld, PC_E_INVALID_ARG, "%s.%s: missing", where, key);
-    return PC_OK;
-  }
-  if (!is_type(x, json_type_string) || !is_ident(str_of(x)))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s.%s: expected an identifier",
-                   where, key);
-  if (!strcmp(str_of(x), "input"))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s.%s: the name 'input' is "
-                   "reserved", where, key);
-  *out = pc_strdup(str_of(x));
-  return *out ? PC_OK : ld_nomem(ld);
-}
-
-/* A whole number member `key` in [lo, hi], `def` when absent. */
-static int load_count(pc_module_loader *ld, const char *where,
-                      const struct json_object *v, const char *key,
-                      size_t lo, size_t hi, size_t def, size_t *out)
-{
-  struct json_object *x;
-  int64_t n;
-
-  *out = def;
-  if (!json_object_object_get_ex(v, key, &x))
-    return def ? PC_OK : ld_fail(ld, PC_E_INVALID_ARG, "%s.%s: missing",
-                                 where, key);
-  n = is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
-  if (n < (int64_t)lo || n > (int64_t)hi)
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s.%s: expected an integer from %zu to %zu", where, key,
-                   lo, hi);
-  *out = (size_t)n;
-  return PC_OK;
-}
-
-/* The names of "accumulate"/"collect" (`key`); bindings come in pass 2. */
-static int load_acc_names(pc_module_loader *ld, const char *where,
-                          pc_step *st, const struct json_object *v,
-                          const char *key)
-{
-  static const char *const reserved[] = {"iteration", "iterations",
-                                         "exhausted", "index", "count",
-                                         NULL};
-  struct json_object *obj;
-  struct lh_entry *e;
-  size_t k, i;
-
-  if (!json_object_object_get_ex(v, key, &obj))
-    return PC_OK;
-  if (!is_type(obj, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s.%s: expected an object of list name -> value",
-                   where, key);
-  st->n_acc = (size_t)json_object_object_length(obj);
-  st->acc = pc_calloc(st->n_acc ? st->n_acc : 1, sizeof(*st->acc));
-  if (!st->acc) {
-    st->n_acc = 0;
-    return ld_nomem(ld);
-  }
-  for (k = 0, e = first_member(obj); e; e = lh_entry_next(e), k++) {
-    const char *name = member_key(e);
-
-    for (i = 0; reserved[i] && strcmp(reserved[i], name); i++)
-      ;
-    if (!is_ident(name) || reserved[i])
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s.%s.%s: expected an identifier other than "
-                     "iteration, iterations, exhausted, index or count",
-                     where, key, name);
-    if (!(st->acc[k].target = pc_strdup(name)))
-      return ld_nomem(ld);
-  }
-  return PC_OK;
-}
-
-static int load_steps_head(pc_module_loader *ld, const char *where,
-                           const struct json_object *arr, pc_step **out,
-                           size_t *n_out);
-
-static const char *const repeat_members[] = {
-  "repeat", "id", "steps", "accumulate", "unique", "until", NULL
-};
-static const char *const foreach_members[] = {
-  "foreach", "as", "id", "max_items", "steps", "collect", NULL
-};
-static const char *const if_members[] = {"if", "id", "then", "else", NULL};
-
-/* Register a step id (or foreach item name) in the flow's list. */
-static int claim_id(pc_module_loader *ld, const char *where,
-                    const char *key, const char *name, const pc_step *st,
-                    int is_var)
-{
-  const struct scope *dup = scope_find(ld->all, ld->n_all, name);
-
-  if (dup && !(is_var && dup->is_var)) {
-    if (!is_var && !dup->is_var && dup->step && dup->step->kind ==
-        PC_STEP_CALL && st->kind == PC_STEP_CALL)
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s.%s: duplicate step id '%s' (%s has it too; give "
-                     "each call of a module its own \"id\")", where, key,
-                     name, dup->where);
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "%s.%s: duplicate name '%s' (%s has it too)", where, key,
-                   name, dup->where);
-  }
-  if (scope_push(ld, &ld->all, &ld->n_all, name, st, is_var))
-    return PC_E_NOMEM;
-  ld->all[ld->n_all - 1].where = pc_strdup(where);
-  return ld->all[ld->n_all - 1].where ? PC_OK : ld_nomem(ld);
-}
-
-/* Pass 1 over one step at `where`: its kind, module, ids and nested
- * steps. */
-static int load_step_head(pc_module_loader *ld, const char *where,
-                          pc_step *st, const struct json_object *v)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  struct json_object *x;
-  int rc;
-
-  if (!is_type(v, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected an object", where);
-  if (json_object_object_get_ex(v, "call", &x)) {
-    char prefix[PC_ERROR_MESSAGE_MAX];
-
-    st->kind = PC_STEP_CALL;
-    PATHF(prefix, "%s.", where);
-    rc = check_members(ld, v, prefix, step_members, "call, id or inputs");
-    if (rc)
-      return rc;
-    if (!is_type(x, json_type_string))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s.call: expected a module name", where);
-    st->module = find_module(ld->prog, str_of(x));
-    if (!st->module)
-      return ld_fail(ld, PC_E_INVALID_ARG, "%s.call: unknown module '%s'",
-                     where, str_of(x));
-    rc = load_ident(ld, where, v, "id", 0, &st->id);
-    if (rc)
-      return rc;
-    st->id_given = st->id != NULL;
-    if (!st->id && !(st->id = pc_strdup(st->module->name)))
-      return ld_nomem(ld);
-    return claim_id(ld, where, "id", st->id, st, 0);
-  }
-  if (copy_json(v, &st->json))
-    return ld_nomem(ld);
-  st->id_given = json_object_object_get_ex(v, "id", NULL);
-  if (json_object_object_get_ex(v, "repeat", &x)) {
-    st->kind = PC_STEP_REPEAT;
-    PATHF(sub, "%s.", where);
-    rc = check_members(ld, v, sub, repeat_members,
-                       "repeat, id, steps, accumulate, unique or until");
-    if (!rc)
-      rc = load_count(ld, where, v, "repeat", 1, PC_REPEAT_MAX, 0,
-                      &st->bound);
-    if (!rc && json_object_object_get_ex(v, "unique", &x)) {
-      if (!is_type(x, json_type_boolean))
-        rc = ld_fail(ld, PC_E_INVALID_ARG, "%s.unique: expected true or "
-                     "false", where);
-      st->unique = json_object_get_boolean(x);
-    }
-    if (!rc)
-      rc = load_acc_names(ld, where, st, v, "accumulate");
-  } else if (json_object_object_get_ex(v, "foreach", &x)) {
-    st->kind = PC_STEP_FOREACH;
-    PATHF(sub, "%s.", where);
-    rc = check_members(ld, v, sub, foreach_members,
-                       "foreach, as, id, max_items, steps or collect");
-    if (!rc)
-      rc = load_count(ld, where, v, "max_items", 1, PC_FOREACH_MAX,
-                      PC_FOREACH_DEFAULT, &st->bound);
-    if (!rc)
-      rc = load_ident(ld, where, v, "as", 1, &st->as);
-    if (!rc)
-      rc = load_acc_names(ld, where, st, v, "collect");
-  } else if (json_object_object_get_ex(v, "if", &x)) {
-    st->kind = PC_STEP_IF;
-    PATHF(sub, "%s.", where);
-    rc = check_members(ld, v, sub, if_members, "if, id, then or else");
-  } else {
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected a step with \"call\", "
-                   "\"repeat\", \"foreach\" or \"if\"", where);
-  }
-  if (rc)
-    return rc;
-  rc = load_ident(ld, where, v, "id", st->kind != PC_STEP_IF, &st->id);
-  if (!rc && st->id)
-    rc = claim_id(ld, where, "id", st->id, st, 0);
-  if (!rc && st->as)
-    rc = claim_id(ld, where, "as", st->as, st, 1);
-  if (rc)
-    return rc;
-  if (st->kind == PC_STEP_IF) {
-    if (!json_object_object_get_ex(v, "then", &x))
-      return ld_fail(ld, PC_E_INVALID_ARG, "%s.then: missing", where);
-    PATHF(sub, "%s.then", where);
-    rc = load_steps_head(ld, sub, x, &st->body, &st->n_body);
-    if (!rc && json_object_object_get_ex(v, "else", &x)) {
-      PATHF(sub, "%s.else", where);
-      rc = load_steps_head(ld, sub, x, &st->alt, &st->n_alt);
-    }
-    return rc;
-  }
-  if (!json_object_object_get_ex(v, "steps", &x))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s.steps: missing", where);
-  PATHF(sub, "%s.steps", where);
-  return load_steps_head(ld, sub, x, &st->body, &st->n_body);
-}
-
-/* Pass 1 over an array of steps at `where` ("flow", "flow[2].steps"). */
-static int load_steps_head(pc_module_loader *ld, const char *where,
-                           const struct json_object *arr, pc_step **out,
-                           size_t *n_out)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  size_t i, n;
-  int rc;
-
-  if (!is_type(arr, json_type_array))
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected an array of steps",
-                   where);
-  n = json_object_array_length(arr);
-  if (n == 0)
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: must not be empty", where);
-  *out = pc_calloc(n, sizeof(**out));
-  if (!*out)
-    return ld_nomem(ld);
-  *n_out = n;
-  for (i = 0; i < n; i++) {
-    PATHF(sub, "%s[%zu]", where, i);
-    rc = load_step_head(ld, sub, &(*out)[i],
-                        json_object_array_get_idx(arr, i));
-    if (rc)
-      return rc;
-  }
-  return PC_OK;
-}
-
-static int load_steps_body(pc_module_loader *ld, const char *where,
-                           pc_step *steps, size_t n,
-                           const struct json_object *arr);
-
-/* A condition at `where`. */
-static int load_cond(pc_module_loader *ld, const char *where,
-                     const struct json_object *v, pc_cond *c)
-{
-  static const char *const ops[] = {"empty", "equals", "not", "all", "any",
-                                    NULL};
-  char sub[PC_ERROR_MESSAGE_MAX];
-  const struct json_object *arg;
-  const char *key;
-  size_t i, n;
-  int rc;
-
-  if (!is_type(v, json_type_object) || json_object_object_length(v) != 1)
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected a condition: an "
-                   "object with one of empty, equals, not, all or any",
-                   where);
-  key = member_key(first_member(v));
-  arg = member_value(first_member(v));
-  for (i = 0; ops[i] && strcmp(ops[i], key); i++)
-    ;
-  if (!ops[i])
-    return ld_fail(ld, PC_E_INVALID_ARG, "%s.%s: unknown condition "
-                   "(expected empty, equals, not, all or any)", where, key);
-  c->op = (int)i + 1;
-  PATHF(sub, "%s.%s", where, key);
-  switch (c->op) {
-  case PC_COND_EMPTY:
-    c->args = pc_calloc(1, sizeof(*c->args));
-    if (!c->args)
-      return ld_nomem(ld);
-    c->n_args = 1;
-    return parse_binding(ld, sub, NULL, arg, &c->args[0]);
-  case PC_COND_EQUALS:
-    if (!is_type(arg, json_type_array) ||
-        json_object_array_length(arg) != 2)
-      return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected [a, b]", sub);
-    c->args = pc_calloc(2, sizeof(*c->args));
-    if (!c->args)
-      return ld_nomem(ld);
-    c->n_args = 2;
-    for (i = 0; i < 2; i++) {
-      char item[PC_ERROR_MESSAGE_MAX];
-
-      PATHF(item, "%s[%zu]", sub, i);
-      rc = parse_binding(ld, item, NULL, json_object_array_get_idx(arg, i),
-                         &c->args[i]);
-      if (rc)
-        return rc;
-    }
-    return PC_OK;
-  case PC_COND_NOT:
-    c->subs = pc_calloc(1, sizeof(*c->subs));
-    if (!c->subs)
-      return ld_nomem(ld);
-    c->n_subs = 1;
-    return load_cond(ld, sub, arg, &c->subs[0]);
-  default:
-    if (!is_type(arg, json_type_array) || !json_object_array_length(arg))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s: expected a non-empty array of conditions", sub);
-    n = json_object_array_length(arg);
-    c->subs = pc_calloc(n, sizeof(*c->subs));
-    if (!c->subs)
-      return ld_nomem(ld);
-    c->n_subs = n;
-    for (i = 0; i < n; i++) {
-      char item[PC_ERROR_MESSAGE_MAX];
-
-      PATHF(item, "%s[%zu]", sub, i);
-      rc = load_cond(ld, item, json_object_array_get_idx(arg, i),
-                     &c->subs[i]);
-      if (rc)
-        return rc;
-    }
-    return PC_OK;
-  }
-}
-
-/* The optional condition member `key` of `v` into *out. */
-static int load_cond_member(pc_module_loader *ld, const char *where,
-                            const struct json_object *v, const char *key,
-                            pc_cond **out)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  struct json_object *x;
-
-  if (!json_object_object_get_ex(v, key, &x))
-    return PC_OK;
-  *out = pc_calloc(1, sizeof(**out));
-  if (!*out)
-    return ld_nomem(ld);
-  PATHF(sub, "%s.%s", where, key);
-  return load_cond(ld, sub, x, *out);
-}
-
-/* The bindings of "accumulate"/"collect" (`key`), names from pass 1. */
-static int load_acc_values(pc_module_loader *ld, const char *where,
-                           pc_step *st, const struct json_object *v,
-                           const char *key)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  struct json_object *obj;
-  size_t k;
-  int rc;
-
-  if (!json_object_object_get_ex(v, key, &obj))
-    return PC_OK;
-  for (k = 0; k < st->n_acc; k++) {
-    struct json_object *x = NULL;
-    char *target = st->acc[k].target;
-
-    json_object_object_get_ex(obj, target, &x);
-    PATHF(sub, "%s.%s.%s", where, key, target);
-    st->acc[k].target = NULL;
-    rc = parse_binding(ld, sub, NULL, x, &st->acc[k]);
-    st->acc[k].target = target;
-    if (rc)
-      return rc;
-  }
-  return PC_OK;
-}
-
-/* Pass 2 over one step: bindings and conditions, in execution order, so
- * that an id is in scope exactly where its value exists. */
-static int load_step_body(pc_module_loader *ld, const char *where,
-                          pc_step *st, const struct json_object *v)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  struct json_object *x = NULL;
-  struct scope *saved = NULL;
-  size_t mark, n_then;
-  int rc;
-
-  switch (st->kind) {
-  case PC_STEP_CALL:
-    json_object_object_get_ex(v, "inputs", &x);
-    rc = load_step_bindings(ld, where, st, x);
-    if (!rc)
-      rc = scope_push(ld, &ld->vis, &ld->n_vis, st->id, st, 0);
-    return rc;
-  case PC_STEP_REPEAT:
-    rc = scope_push(ld, &ld->vis, &ld->n_vis, st->id, st, 0);
-    if (!rc) {
-      json_object_object_get_ex(v, "steps", &x);
-      PATHF(sub, "%s.steps", where);
-      rc = load_steps_body(ld, sub, st->body, st->n_body, x);
-    }
-    if (!rc)
-      rc = load_acc_values(ld, where, st, v, "accumulate");
-    if (!rc)
-      rc = load_cond_member(ld, where, v, "until", &st->cond);
-    return rc;
-  case PC_STEP_FOREACH:
-    st->over = pc_calloc(1, sizeof(*st->over));
-    if (!st->over)
-      return ld_nomem(ld);
-    json_object_object_get_ex(v, "foreach", &x);
-    PATHF(sub, "%s.foreach", where);
-    if (!is_type(x, json_type_string) || str_of(x)[0] != '$' ||
-        str_of(x)[1] == '$')
-      return ld_fail(ld, PC_E_INVALID_ARG, "%s: expected a reference to a "
-                     "list (\"$input.items\")", sub);
-    rc = parse_binding(ld, sub, NULL, x, st->over);
-    if (rc)
-      return rc;
-    mark = ld->n_vis;
-    rc = scope_push(ld, &ld->vis, &ld->n_vis, st->id, st, 0);
-    if (!rc)
-      rc = scope_push(ld, &ld->vis, &ld->n_vis, st->as, NULL, 1);
-    if (!rc) {
-      json_object_object_get_ex(v, "steps", &x);
-      PATHF(sub, "%s.steps", where);
-      rc = load_steps_body(ld, sub, st->body, st->n_body, x);
-    }
-    if (!rc)
-      rc = load_acc_values(ld, where, st, v, "collect");
-    /* The item goes out of scope: hide its entry. */
-    if (!rc)
-      ld->vis[mark + 1].name = "";
-    return rc;
-  default:
-    rc = load_cond_member(ld, where, v, "if", &st->cond);
-    if (rc)
-      return rc;
-    mark = ld->n_vis;
-    json_object_object_get_ex(v, "then", &x);
-    PATHF(sub, "%s.then", where);
-    rc = load_steps_body(ld, sub, st->body, st->n_body, x);
-    if (rc)
-      return rc;
-    /* The else branch does not see the then branch's ids; after the "if"
-     * both branches' ids are in scope (absent at run for the one not
-     * taken). */
-    n_then = ld->n_vis - mark;
-    if (n_then) {
-      saved = pc_memdup(ld->vis + mark, n_then * sizeof(*saved));
-      if (!saved)
-        return ld_nomem(ld);
-    }
-    ld->n_vis = mark;
-    if (st->n_alt) {
-      json_object_object_get_ex(v, "else", &x);
-      PATHF(sub, "%s.else", where);
-      rc = load_steps_body(ld, sub, st->alt, st->n_alt, x);
-    }
-    for (size_t i = 0; !rc && i < n_then; i++)
-      rc = scope_push(ld, &ld->vis, &ld->n_vis, saved[i].name, saved[i].step,
-                      saved[i].is_var);
-    pc_free(saved);
-    if (!rc && st->id)
-      rc = scope_push(ld, &ld->vis, &ld->n_vis, st->id, st, 0);
-    return rc;
-  }
-}
-
-static int load_steps_body(pc_module_loader *ld, const char *where,
-                           pc_step *steps, size_t n,
-                           const struct json_object *arr)
-{
-  char sub[PC_ERROR_MESSAGE_MAX];
-  size_t i;
-  int rc;
-
-  for (i = 0; i < n; i++) {
-    PATHF(sub, "%s[%zu]", where, i);
-    rc = load_step_body(ld, sub, &steps[i],
-                        json_object_array_get_idx(arr, i));
-    if (rc)
-      return rc;
-  }
-  return PC_OK;
-}
-
-static int load_flow(pc_module_loader *ld,
-                     const struct json_object *flow)
-{
-  pc_program *prog = ld->prog;
-  int rc;
-
-  prog->flow_given = 1;
-  /* Ids first, so that a reference to a later step reads as a cycle. */
-  rc = load_steps_head(ld, "flow", flow, &prog->steps, &prog->n_steps);
-  if (!rc)
-    rc = load_steps_body(ld, "flow", prog->steps, prog->n_steps, flow);
-  return rc;
-}
-
-static int load_outputs(pc_module_loader *ld,
-                        const struct json_object *outputs)
-{
-  pc_program *prog = ld->prog;
-  char path[PC_ERROR_MESSAGE_MAX];
-  struct lh_entry *e;
-  size_t k, n;
-  int rc;
-
-  if (!is_type(outputs, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "outputs: expected an object");
-  n = (size_t)json_object_object_length(outputs);
-  if (n == 0)
-    return ld_fail(ld, PC_E_INVALID_ARG, "outputs: must not be empty");
-  prog->outputs = pc_calloc(n, sizeof(*prog->outputs));
-  if (!prog->outputs)
-    return ld_nomem(ld);
-  prog->n_outputs = n;
-  prog->outputs_given = 1;
-  for (k = 0, e = first_member(outputs); e; e = lh_entry_next(e), k++) {
-    const char *key = member_key(e);
-
-    PATHF(path, "outputs.%s", key);
-    if (!is_ident(key))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "%s: an output name must be an identifier", path);
-    rc = parse_binding(ld, path, key, member_value(e), &prog->outputs[k]);
-    if (rc)
-      return rc;
-  }
-  return PC_OK;
-}
-
-/*
- * The single-module form: one step calling the module with each input
- * bound to the program input of the same name, and the program's outputs
- * the outputs of the module's own signature (without "reasoning").
- */
-static int make_single_flow(pc_module_loader *ld)
-{
-  pc_program *prog = ld->prog;
-  pc_module *m = &prog->modules[0];
-  const pc_signature *sig = pc_module_io(m);
-  char path[PC_ERROR_MESSAGE_MAX];
-  pc_step *st;
-  size_t k;
-  int rc;
-
-  prog->steps = pc_calloc(1, sizeof(*prog->steps));
-  if (!prog->steps)
-    return ld_nomem(ld);
-  prog->n_steps = 1;
-  st = &prog->steps[0];
-  st->module = m;
-  st->id = pc_strdup(m->name);
-  st->bindings = pc_calloc(sig->n_inputs, sizeof(*st->bindings));
-  if (!st->id || !st->bindings)
-    return ld_nomem(ld);
-  st->n_bindings = sig->n_inputs;
-  PATHF(path, "modules.%s.signature", m->name);
-  for (k = 0; k < sig->n_inputs; k++) {
-    pc_binding *b = &st->bindings[k];
-
-    b->kind = PC_BIND_INPUT;
-    b->target = pc_strdup(sig->inputs[k].name);
-    b->field = pc_strdup(sig->inputs[k].name);
-    if (!b->target || !b->field)
-      return ld_nomem(ld);
-    rc = use_input(ld, path, b->field);
-    if (rc)
-      return rc;
-  }
-  /* The outputs are the declared signature's (without chain_of_thought's
-   * "reasoning") when the type has one. */
-  if (m->signature)
-    sig = m->signature;
-  prog->outputs = pc_calloc(sig->n_outputs, sizeof(*prog->outputs));
-  if (!prog->outputs)
-    return ld_nomem(ld);
-  prog->n_outputs = sig->n_outputs;
-  for (k = 0; k < sig->n_outputs; k++) {
-    pc_binding *b = &prog->outputs[k];
-
-    b->kind = PC_BIND_STEP;
-    b->step = 0;
-    b->from = st;
-    b->target = pc_strdup(sig->outputs[k].name);
-    b->field = pc_strdup(sig->outputs[k].name);
-    b->source = pc_strdup(st->id);
-    if (!b->target || !b->field || !b->source)
-      return ld_nomem(ld);
   }
   return PC_OK;
 }
@@ -1585,57 +614,57 @@ static int load_state_entry(pc_module_loader *ld, const char *key,
   int rc;
 
   if (!p) {
-    m = find_module(prog, key);
+    m = pc__find_module(prog, key);
     if (m && m->predictor)
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "state.%s: unknown predictor path (module '%s' is a "
-                     "%s: its predictor is '%s')", key, key,
-                     m->vt->name,
-                     m->predictor->path);
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "state.%s: unknown predictor path", key);
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "state.%s: unknown predictor path (module '%s' is a "
+                         "%s: its predictor is '%s')", key, key,
+                         m->vt->name,
+                         m->predictor->path);
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "state.%s: unknown predictor path", key);
   }
-  if (!is_type(v, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG, "state.%s: expected an object",
-                   key);
+  if (!pc__is_type(v, json_type_object))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG, "state.%s: expected an object",
+                       key);
   snprintf(where, sizeof(where), "state.%s.", key);
-  rc = check_members(ld, v, where, state_members,
-                     "instructions, demos, knn or model");
+  rc = pc__check_members(ld, v, where, state_members,
+                         "instructions, demos, knn or model");
   if (rc)
     return rc;
   if (json_object_object_get_ex(v, "instructions", &ins)) {
-    if (!is_type(ins, json_type_string))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "state.%s.instructions: expected a string", key);
-    if (set_instructions(p, p->signature, str_of(ins)))
-      return ld_nomem(ld);
+    if (!pc__is_type(ins, json_type_string))
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "state.%s.instructions: expected a string", key);
+    if (set_instructions(p, p->signature, pc__str_of(ins)))
+      return pc__ld_nomem(ld);
   }
   if (json_object_object_get_ex(v, "demos", &demos)) {
     size_t i, n;
 
-    if (!is_type(demos, json_type_array))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "state.%s.demos: expected an array of objects", key);
+    if (!pc__is_type(demos, json_type_array))
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "state.%s.demos: expected an array of objects", key);
     n = json_object_array_length(demos);
     for (i = 0; i < n; i++) {
-      if (!is_type(json_object_array_get_idx(demos, i), json_type_object))
-        return ld_fail(ld, PC_E_INVALID_ARG,
-                       "state.%s.demos[%zu]: expected an object", key, i);
+      if (!pc__is_type(json_object_array_get_idx(demos, i), json_type_object))
+        return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                           "state.%s.demos[%zu]: expected an object", key, i);
     }
-    if (copy_json(demos, &copy))
-      return ld_nomem(ld);
+    if (pc__copy_json(demos, &copy))
+      return pc__ld_nomem(ld);
     json_object_put(p->demos);
     p->demos = copy;
   }
   if (json_object_object_get_ex(v, "model", &ins)) {
     char *model = NULL;
 
-    if (ins && (!is_type(ins, json_type_string) || !*str_of(ins)))
-      return ld_fail(ld, PC_E_INVALID_ARG,
-                     "state.%s.model: expected a model id (a non-empty "
-                     "string) or null", key);
-    if (ins && !(model = pc_strdup(str_of(ins))))
-      return ld_nomem(ld);
+    if (ins && (!pc__is_type(ins, json_type_string) || !*pc__str_of(ins)))
+      return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                         "state.%s.model: expected a model id (a non-empty "
+                         "string) or null", key);
+    if (ins && !(model = pc_strdup(pc__str_of(ins))))
+      return pc__ld_nomem(ld);
     pc_free(p->model);
     p->model = model;
   }
@@ -1647,9 +676,9 @@ static int load_state_entry(pc_module_loader *ld, const char *key,
     rc = pc_knn_pool_new(knn, where, &pool, &e);
     if (rc)
       return pc_error_set(ld->err, rc, "%s", e.message);
-    if (copy_json(knn, &copy)) {
+    if (pc__copy_json(knn, &copy)) {
       pc_knn_pool_free(pool);
-      return ld_nomem(ld);
+      return pc__ld_nomem(ld);
     }
     json_object_put(p->knn);
     pc_knn_pool_free(p->knn_pool);
@@ -1664,11 +693,11 @@ static int load_state(pc_module_loader *ld, const struct json_object *state)
   struct lh_entry *e;
   int rc;
 
-  if (!is_type(state, json_type_object))
-    return ld_fail(ld, PC_E_INVALID_ARG,
-                   "state: expected an object keyed by predictor path");
-  for (e = first_member(state); e; e = lh_entry_next(e)) {
-    rc = load_state_entry(ld, member_key(e), member_value(e));
+  if (!pc__is_type(state, json_type_object))
+    return pc__ld_fail(ld, PC_E_INVALID_ARG,
+                       "state: expected an object keyed by predictor path");
+  for (e = pc__first_member(state); e; e = lh_entry_next(e)) {
+    rc = load_state_entry(ld, pc__member_key(e), pc__member_value(e));
     if (rc)
       return rc;
   }
@@ -1691,20 +720,20 @@ int pc_program_from_json(const char *origin, const struct json_object *root,
   memset(&ld, 0, sizeof(ld));
   ld.origin = origin ? origin : "<memory>";
   ld.err = err;
-  if (!is_type(root, json_type_object))
-    return ld_fail(&ld, PC_E_INVALID_ARG, "expected a JSON object");
+  if (!pc__is_type(root, json_type_object))
+    return pc__ld_fail(&ld, PC_E_INVALID_ARG, "expected a JSON object");
   prog = pc_calloc(1, sizeof(*prog));
   if (!prog)
-    return ld_nomem(&ld);
+    return pc__ld_nomem(&ld);
   ld.prog = prog;
   prog->origin = pc_strdup(ld.origin);
   if (!prog->origin) {
-    rc = ld_nomem(&ld);
+    rc = pc__ld_nomem(&ld);
     goto fail;
   }
-  rc = check_members(&ld, root, "", top_members,
-                     "schema, name, description, inputs, modules, flow, "
-                     "outputs or state");
+  rc = pc__check_members(&ld, root, "", top_members,
+                         "schema, name, description, inputs, modules, flow, "
+                         "outputs or state");
   if (!rc)
     rc = load_schema(&ld, root);
   if (!rc)
@@ -1721,33 +750,33 @@ int pc_program_from_json(const char *origin, const struct json_object *root,
   has_flow = json_object_object_get_ex(root, "flow", &flow);
   has_outputs = json_object_object_get_ex(root, "outputs", &outputs);
   if (has_flow && !has_outputs)
-    rc = ld_fail(&ld, PC_E_INVALID_ARG,
-                 "outputs: missing (required when \"flow\" is given)");
+    rc = pc__ld_fail(&ld, PC_E_INVALID_ARG,
+                     "outputs: missing (required when \"flow\" is given)");
   else if (!has_flow && has_outputs)
-    rc = ld_fail(&ld, PC_E_INVALID_ARG,
-                 "flow: missing (required when \"outputs\" is given)");
+    rc = pc__ld_fail(&ld, PC_E_INVALID_ARG,
+                     "flow: missing (required when \"outputs\" is given)");
   else if (!has_flow && prog->n_modules > 1)
-    rc = ld_fail(&ld, PC_E_INVALID_ARG,
-                 "flow: missing (required when there is more than one "
-                 "module)");
+    rc = pc__ld_fail(&ld, PC_E_INVALID_ARG,
+                     "flow: missing (required when there is more than one "
+                     "module)");
   else if (has_flow)
-    rc = load_flow(&ld, flow);
+    rc = pc__flow_load(&ld, flow);
   else
-    rc = make_single_flow(&ld);
+    rc = pc__flow_make_single(&ld);
   if (!rc && has_outputs)
-    rc = load_outputs(&ld, outputs);
+    rc = pc__flow_load_outputs(&ld, outputs);
   if (!rc && json_object_object_get_ex(root, "state", &v))
     rc = load_state(&ld, v);
   if (!rc && json_object_object_get_ex(root, "compile", &v)) {
     if (!json_object_is_type(v, json_type_object))
       rc = pc_error_set(err, PC_E_INVALID_ARG, "%s: compile: expected an "
                         "object", ld.origin);
-    else if (copy_json(v, &prog->compile))
-      rc = ld_nomem(&ld);
+    else if (pc__copy_json(v, &prog->compile))
+      rc = pc__ld_nomem(&ld);
   }
   for (size_t i = 0; !rc && i < prog->n_predictors; i++)
     if (refresh_plugin_json(prog->predictors[i]))
-      rc = ld_nomem(&ld);
+      rc = pc__ld_nomem(&ld);
   if (rc)
     goto fail;
   *out = prog;
@@ -1775,58 +804,16 @@ int pc_program_load(const char *path, pc_program **out, pc_error *err)
   return rc;
 }
 
-static void cond_clear(pc_cond *c)
-{
-  size_t i;
-
-  for (i = 0; i < c->n_args; i++)
-    binding_clear(&c->args[i]);
-  pc_free(c->args);
-  for (i = 0; i < c->n_subs; i++)
-    cond_clear(&c->subs[i]);
-  pc_free(c->subs);
-}
-
-static void steps_free(pc_step *steps, size_t n)
-{
-  size_t i, k;
-
-  for (i = 0; steps && i < n; i++) {
-    pc_step *st = &steps[i];
-
-    for (k = 0; k < st->n_bindings; k++)
-      binding_clear(&st->bindings[k]);
-    pc_free(st->bindings);
-    pc_free(st->id);
-    steps_free(st->body, st->n_body);
-    steps_free(st->alt, st->n_alt);
-    if (st->over) {
-      binding_clear(st->over);
-      pc_free(st->over);
-    }
-    pc_free(st->as);
-    for (k = 0; k < st->n_acc; k++)
-      binding_clear(&st->acc[k]);
-    pc_free(st->acc);
-    if (st->cond) {
-      cond_clear(st->cond);
-      pc_free(st->cond);
-    }
-    json_object_put(st->json);
-  }
-  pc_free(steps);
-}
-
 void pc_program_free(pc_program *prog)
 {
   size_t i;
 
   if (!prog)
     return;
-  steps_free(prog->steps, prog->n_steps);
+  pc__steps_free(prog->steps, prog->n_steps);
   json_object_put(prog->compile);
   for (i = 0; i < prog->n_outputs; i++)
-    binding_clear(&prog->outputs[i]);
+    pc__binding_clear(&prog->outputs[i]);
   pc_free(prog->outputs);
   for (i = 0; i < prog->n_predictors; i++)
     predictor_free(prog->predictors[i]);
@@ -1857,71 +844,12 @@ void pc_program_free(pc_program *prog)
 /* ------------------------------------------------------------------------ */
 /* Public: writing.                                                         */
 
-/* The JSON form of a binding, as the file writes it. */
-static int binding_to_json(const pc_program *prog, const pc_binding *b,
-                           struct json_object **out)
-{
-  pc_buf text;
-  int rc = PC_OK;
-
-  *out = NULL;
-  if (b->kind == PC_BIND_CONST) {
-    if (is_type(b->value, json_type_string) &&
-        str_of(b->value)[0] == '$') {
-      /* A literal "$..." is written with the "$$" escape. */
-      pc_buf_init(&text, PC_BUF_DEFAULT_MAX);
-      if (pc_buf_putc(&text, '$') ||
-          pc_buf_append(&text, str_of(b->value),
-                        (size_t)json_object_get_string_len(b->value)))
-        rc = PC_E_NOMEM;
-      else if (!(*out = json_object_new_string_len(text.data,
-                                                  (int)text.len)))
-        rc = PC_E_NOMEM;
-      pc_buf_free(&text);
-      return rc;
-    }
-    return copy_json(b->value, out);
-  }
-  pc_buf_init(&text, PC_BUF_DEFAULT_MAX);
-  (void)prog;
-  if (pc_buf_printf(&text, "$%s%s%s",
-                    b->kind == PC_BIND_INPUT ? "input" : b->source,
-                    b->field ? "." : "", b->field ? b->field : ""))
-    rc = PC_E_NOMEM;
-  else if (!(*out = json_object_new_string(text.data)))
-    rc = PC_E_NOMEM;
-  pc_buf_free(&text);
-  return rc;
-}
-
-/* An object of bindings: target -> binding. */
-static int bindings_to_json(const pc_program *prog, const pc_binding *bs,
-                            size_t n, struct json_object **out)
-{
-  struct json_object *obj = json_object_new_object();
-  struct json_object *v;
-  size_t i;
-
-  *out = NULL;
-  if (!obj)
-    return PC_E_NOMEM;
-  for (i = 0; i < n; i++) {
-    if (binding_to_json(prog, &bs[i], &v) ||
-        put_member(obj, bs[i].target, v)) {
-      json_object_put(obj);
-      return PC_E_NOMEM;
-    }
-  }
-  *out = obj;
-  return PC_OK;
-}
-
 static int modules_to_json(const pc_program *prog, struct json_object *root)
 {
   struct json_object *mods = json_object_new_object();
   size_t i;
 
-  if (put_new(root, "modules", mods))
+  if (pc__put_new(root, "modules", mods))
     return PC_E_NOMEM;
   /* Each module is written back as the file had it, so members of every
    * type round-trip unchanged. */
@@ -1929,36 +857,7 @@ static int modules_to_json(const pc_program *prog, struct json_object *root)
     const pc_module *m = &prog->modules[i];
     struct json_object *copy;
 
-    if (copy_json(m->spec, &copy) || put_new(mods, m->name, copy))
-      return PC_E_NOMEM;
-  }
-  return PC_OK;
-}
-
-static int flow_to_json(const pc_program *prog, struct json_object *root)
-{
-  struct json_object *flow = json_object_new_array();
-  struct json_object *step, *inputs;
-  size_t i;
-
-  if (put_new(root, "flow", flow))
-    return PC_E_NOMEM;
-  for (i = 0; i < prog->n_steps; i++) {
-    const pc_step *st = &prog->steps[i];
-
-    if (st->json) {
-      /* A control step is written back as the file had it. */
-      if (copy_json(st->json, &step) || append_new(flow, step))
-        return PC_E_NOMEM;
-      continue;
-    }
-    step = json_object_new_object();
-    if (append_new(flow, step) ||
-        put_new(step, "call", json_object_new_string(st->module->name)) ||
-        (st->id_given &&
-         put_new(step, "id", json_object_new_string(st->id))) ||
-        bindings_to_json(prog, st->bindings, st->n_bindings, &inputs) ||
-        put_member(step, "inputs", inputs))
+    if (pc__copy_json(m->spec, &copy) || pc__put_new(mods, m->name, copy))
       return PC_E_NOMEM;
   }
   return PC_OK;
@@ -1981,23 +880,25 @@ static int state_to_json(const pc_program *prog, struct json_object *root)
     if (!state && !(state = json_object_new_object()))
       goto out;
     entry = json_object_new_object();
-    if (put_new(state, p->path, entry))
+    if (pc__put_new(state, p->path, entry))
       goto out;
-    if (changed && put_new(entry, "instructions",
-                           json_object_new_string(
+    if (changed && pc__put_new(entry, "instructions",
+                               json_object_new_string(
                              p->signature->instructions)))
       goto out;
-    if (has_demos && (copy_json(p->demos, &copy) ||
-                      put_new(entry, "demos", copy)))
+    if (has_demos && (pc__copy_json(p->demos, &copy) ||
+                      pc__put_new(entry, "demos", copy)))
       goto out;
-    if (p->knn && (copy_json(p->knn, &copy) || put_new(entry, "knn", copy)))
+    if (p->knn && (pc__copy_json(p->knn, &copy) ||
+                   pc__put_new(entry, "knn", copy)))
       goto out;
-    if (p->model && put_new(entry, "model", json_object_new_string(p->model)))
+    if (p->model &&
+        pc__put_new(entry, "model", json_object_new_string(p->model)))
       goto out;
   }
   rc = PC_OK;
   if (state) {
-    rc = put_member(root, "state", state);
+    rc = pc__put_member(root, "state", state);
     state = NULL;
   }
 
@@ -2014,35 +915,36 @@ struct json_object *pc_program_to_json(const pc_program *prog)
 
   if (!root)
     return NULL;
-  if (put_new(root, "schema", json_object_new_string(PC_PROGRAM_SCHEMA)))
+  if (pc__put_new(root, "schema", json_object_new_string(PC_PROGRAM_SCHEMA)))
     goto fail;
-  if (prog->name && put_new(root, "name", json_object_new_string(prog->name)))
+  if (prog->name &&
+      pc__put_new(root, "name", json_object_new_string(prog->name)))
     goto fail;
   if (prog->description &&
-      put_new(root, "description",
-              json_object_new_string(prog->description)))
+      pc__put_new(root, "description",
+                  json_object_new_string(prog->description)))
     goto fail;
   if (prog->inputs_given) {
     v = json_object_new_array();
-    if (put_new(root, "inputs", v))
+    if (pc__put_new(root, "inputs", v))
       goto fail;
     for (i = 0; i < prog->n_inputs; i++) {
-      if (append_new(v, json_object_new_string(prog->inputs[i])))
+      if (pc__append_new(v, json_object_new_string(prog->inputs[i])))
         goto fail;
     }
   }
   if (modules_to_json(prog, root))
     goto fail;
-  if (prog->flow_given && flow_to_json(prog, root))
+  if (prog->flow_given && pc__flow_to_json(prog, root))
     goto fail;
   if (prog->outputs_given &&
-      (bindings_to_json(prog, prog->outputs, prog->n_outputs, &v) ||
-       put_member(root, "outputs", v)))
+      (pc__bindings_to_json(prog, prog->outputs, prog->n_outputs, &v) ||
+       pc__put_member(root, "outputs", v)))
     goto fail;
   if (state_to_json(prog, root))
     goto fail;
   if (prog->compile) {
-    if (copy_json(prog->compile, &v) || put_member(root, "compile", v))
+    if (pc__copy_json(prog->compile, &v) || pc__put_member(root, "compile", v))
       goto fail;
   }
   return root;
@@ -2097,7 +999,7 @@ const pc_module *pc_program_module_at(const pc_program *prog, size_t i)
 
 const pc_module *pc_program_module(const pc_program *prog, const char *name)
 {
-  return find_module(prog, name);
+  return pc__find_module(prog, name);
 }
 
 const char *pc_program_module_type_name(int type)
@@ -2201,7 +1103,7 @@ int pc_binding_value(const pc_binding *b, const struct json_object *env,
   }
   if (b->kind == PC_BIND_INPUT) {
     if (!json_object_object_get_ex(env, "input", &src) ||
-        !is_type(src, json_type_object) ||
+        !pc__is_type(src, json_type_object) ||
         !json_object_object_get_ex(src, b->field, &v))
       return pc_error_set(err, PC_E_INVALID_ARG,
                           "%s: program input '%s' is not given", what,
@@ -2216,7 +1118,7 @@ int pc_binding_value(const pc_binding *b, const struct json_object *env,
     *val = src;
     return PC_OK;
   }
-  if (!is_type(src, json_type_object) ||
+  if (!pc__is_type(src, json_type_object) ||
       !json_object_object_get_ex(src, b->field, &v))
     return pc_error_set(err, PC_E_INVALID_ARG,
                         "%s: the output of step '%s' has no '%s'", what,
@@ -2237,7 +1139,7 @@ static int bind_one(const pc_binding *b, const struct json_object *env,
   rc = pc_binding_value(b, env, what, &v, err);
   if (rc)
     return rc;
-  if (copy_json(v, &copy) || put_member(obj, name, copy))
+  if (pc__copy_json(v, &copy) || pc__put_member(obj, name, copy))
     return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", what);
   return PC_OK;
 }
@@ -2352,15 +1254,15 @@ static struct json_object *array_env(const pc_program *prog,
 
   if (!env)
     return NULL;
-  if (inputs && put_member(env, "input",
-                           json_object_get((struct json_object *)inputs)))
+  if (inputs && pc__put_member(env, "input",
+                               json_object_get((struct json_object *)inputs)))
     goto fail;
   for (i = 0; outs && i < n; i++) {
     const pc_step *st = &prog->steps[i];
 
     if (outs[i] && st->id &&
-        put_member(env, st->id, json_object_get((struct json_object *)
-                                                 outs[i])))
+        pc__put_member(env, st->id, json_object_get((struct json_object *)
+                                                     outs[i])))
       goto fail;
   }
   return env;
@@ -2451,14 +1353,14 @@ int pc_program_set_state(pc_program *prog, const char *path,
   if (!p)
     return PC_E_INVALID_ARG;
   if (demos) {
-    if (!is_type(demos, json_type_array))
+    if (!pc__is_type(demos, json_type_array))
       return PC_E_INVALID_ARG;
     n = json_object_array_length(demos);
     for (i = 0; i < n; i++) {
-      if (!is_type(json_object_array_get_idx(demos, i), json_type_object))
+      if (!pc__is_type(json_object_array_get_idx(demos, i), json_type_object))
         return PC_E_INVALID_ARG;
     }
-    if (copy_json(demos, &copy))
+    if (pc__copy_json(demos, &copy))
       return PC_E_NOMEM;
   }
   if (instructions) {
@@ -2496,7 +1398,7 @@ int pc_program_set_compile_record(pc_program *prog,
 {
   struct json_object *copy = NULL;
 
-  if (record && copy_json(record, &copy))
+  if (record && pc__copy_json(record, &copy))
     return PC_E_NOMEM;
   json_object_put(prog->compile);
   prog->compile = copy;
