@@ -123,8 +123,10 @@ int pc_module_forward(pc_run_ctx *ctx, const pc_module *m,
  * pc_module_plugin_check - make sure every "plugin" module of `prog` has
  * its pc.program/1 plugin loaded in `rt`, creating the instances (with
  * their settings and uses) now rather than at the first run. Errors as a
- * run would report them ("modules.x: program plugin 'y' is not loaded
- * (promptc plugins list)"). Meant for pc_runtime_check_program().
+ * run would report them: PC_E_UNSUPPORTED for a plugin that is not
+ * loaded ("modules.x: program plugin 'y' is not loaded (promptc plugins
+ * list)"), create()'s code and message for refused settings. Meant for
+ * pc_runtime_check_program().
  */
 int pc_module_plugin_check(pc_runtime *rt, const pc_program *prog,
                            pc_error *err);

@@ -180,7 +180,7 @@ static int instance_new(pc_runtime *rt, const pc_module *m,
   vt = pc_registry_find_iface(pc_runtime_registry(rt), PC_IFACE_PROGRAM,
                               d->plugin, (uint32_t)sizeof(*vt), &plugin);
   if (!vt || !vt->forward)
-    return pc_error_set(err, PC_E_INVALID_ARG,
+    return pc_error_set(err, PC_E_UNSUPPORTED,
                         "modules.%s: program plugin '%s' is not loaded "
                         "(promptc plugins list)", m->name, d->plugin);
   x = pc_calloc(1, sizeof(*x));

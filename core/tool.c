@@ -320,7 +320,10 @@ static int make_tool(pc_runtime *rt, const char *name,
     }
   }
   if (!vt)
-    return entry ? pc_error_set(err, PC_E_INVALID_ARG, "%s: tools.%s.type: "
+    /* A named type that is not loaded is a plugin problem (exit 4); a
+     * tool with no entry that is not built in is a program or config
+     * mistake. */
+    return entry ? pc_error_set(err, PC_E_UNSUPPORTED, "%s: tools.%s.type: "
                                 "no built-in tool or pc.tool/1 plugin "
                                 "called '%s'", who, name, type)
                  : pc_error_set(err, PC_E_INVALID_ARG, "tool '%s': not in "

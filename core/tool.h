@@ -37,9 +37,11 @@ extern const pc_tool_iface pc__tool_search;
 
 /*
  * pc_runtime_tool - the tool called `name` in runtime `rt`, made on first
- * use. *out is borrowed from the runtime. PC_E_INVALID_ARG for an unknown
- * tool, a bad config entry (the message names "<config>: tools.<name>.
- * <member>") or a failed create; PC_E_NOMEM.
+ * use. *out is borrowed from the runtime. PC_E_UNSUPPORTED when the
+ * entry's "type" is neither built in nor a loaded pc.tool/1 plugin;
+ * PC_E_INVALID_ARG for a name with no entry that is not built in, a bad
+ * config entry (the message names "<config>: tools.<name>.<member>"); a
+ * failed create()'s code and message; PC_E_NOMEM.
  */
 int pc_runtime_tool(pc_runtime *rt, const char *name, pc_tool **out,
                     pc_error *err);

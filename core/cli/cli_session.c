@@ -117,10 +117,14 @@ int cli_session_open_program(pc_program *prog, const char *origin,
     cli_session_close(s);
     return status;
   }
-  /* Every adapter the program will use must exist before anything runs,
-   * or each example would fail on its own. */
+  /* Every adapter, tool and program plugin the program will use must
+   * exist before anything runs, or each example would fail on its own. A
+   * bad entry of the config (PC_E_INVALID_ARG: tools.search.timeout_ms:
+   * 0) is bad input; a missing plugin or index is the environment's. */
   if (pc_runtime_check_program(s->rt, s->prog, &err)) {
-    status = cli_fail(PC_EXIT_ENV, &err, origin);
+    status = cli_fail(err.code == PC_E_INVALID_ARG ? PC_EXIT_INPUT
+                                                   : PC_EXIT_ENV,
+                      &err, origin);
     cli_session_close(s);
     return status;
   }

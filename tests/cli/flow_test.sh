@@ -6,7 +6,8 @@
 # eval` scores it; `promptc compile` with bootstrap learns demos for the
 # predictor inside the loop and writes the same program at 1 and 8
 # threads; a bad flow is refused with the step's path; a program plugin
-# module runs through `promptc run`.
+# module runs through `promptc run`, and a missing plugin (exit 4) or
+# refused settings (exit 3) stop it before any call.
 . "${PC_TEST_SRCDIR:-tests}/cli/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
@@ -110,8 +111,8 @@ cat >"$T/plug.json" <<'PROG'
            "inputs": {"ticket": "$input.ticket", "policy": "$input.policy"}}],
  "outputs": {"answer": "$calc.answer"}}
 PROG
-# A missing program plugin is found before any call, as a missing
-# adapter or provider is: a plugin problem, exit 4.
+# A missing program plugin (PC_E_UNSUPPORTED) is found before any call,
+# as a missing adapter or provider is: a plugin problem, exit 4.
 run_promptc 4 run "$T/plug.json" --config "$T/cfg.json" \
   --input-json "@$T/in1.json" --no-cache --no-record
 contains "$T/err" "modules.calc: program plugin 'calc' is not loaded"
@@ -120,5 +121,13 @@ export PROMPTC_PLUGIN_PATH
 run_promptc 0 run "$T/plug.json" --config "$T/cfg.json" \
   --input-json "@$T/in1.json" --no-cache --no-record
 contains "$T/out" '"answer": "42"'
+# Settings the plugin's create() refuses (PC_E_INVALID_ARG) are bad
+# input, refused up front too: exit 3.
+sed 's/"expression": "2\*21"/"expression": "refuse"/' "$T/plug.json" \
+  >"$T/plug-refused.json"
+run_promptc 3 run "$T/plug-refused.json" --config "$T/cfg.json" \
+  --input-json "@$T/in1.json" --no-cache --no-record
+contains "$T/err" \
+  "modules.calc: program plugin 'calc': settings: refused on purpose"
 
 finish

@@ -97,16 +97,14 @@ cat >"$T/cfg-missing.json" <<EOF
 {"lm": {"provider": "sim", "knowledge": ["$E/data/train.jsonl"]},
  "tools": {"search": {"index": "$T/nowhere.db"}}}
 EOF
-# A missing index: exit 4 (environment) once pc_runtime_check_program
-# calls pc_tool_check_program and refuses the program up front, exit 1
-# (the run failed) while the tool is only made at the first call.
-"$PC_PROMPTC" run "$T/prog.json" --config "$T/cfg-missing.json" \
-  --no-record --input-json '{"question": "Who founded Thistle Energy?"}' \
-  >"$T/out" 2>"$T/err"
-status=$?
-check "a missing index is reported with exit 1 or 4 ($status)" \
-  test "$status" -eq 1 -o "$status" -eq 4
-contains "$T/err" "nowhere.db"
+# A missing index: pc_runtime_check_program opens every tool the program
+# names before anything runs, so the run is refused up front with exit 4
+# (an environment problem, PC_E_IO) and no LM call is made.
+run_promptc 4 run "$T/prog.json" --config "$T/cfg-missing.json" \
+  --no-record --input-json '{"question": "Who founded Thistle Energy?"}'
+contains "$T/err" "modules.r.tool: "
+contains "$T/err" "nowhere.db: cannot open index"
+check "a missing index: nothing written to stdout" test ! -s "$T/out"
 
 # --- serve, and the http-search plugin over real HTTP ----------------------
 "$PC_PROMPTC" index serve "$T/corpus.db" --port 0 \

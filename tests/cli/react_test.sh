@@ -4,8 +4,8 @@
 # evaluated on dev, BootstrapFewShot compiles it on train, and the
 # compiled agent beats the baseline on dev by the margin stated below.
 # Tools that fail or hang and a loop cut off at max_iters are handled and
-# reported in the results, never a crash. LM calls per example are
-# printed.
+# reported in the results, never a crash; a bad "tools" entry is refused
+# before any example runs (exit 3). LM calls per example are printed.
 . "${PC_TEST_SRCDIR:-tests}/cli/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
@@ -125,27 +125,26 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 sys.exit(0 if all(r["outputs"] and "answer" in r["outputs"] or r["error"]
                   for r in rows) else 1)' "$T/short.jsonl"
 
-# --- a bad tool entry: reported naming the member, never a crash -------
-# Once pc_runtime_check_program calls pc_tool_check_program, eval refuses
-# the program before any example runs; before that, each run that calls
-# the tool fails on its own. Either way the member is named.
+# --- a bad tool entry: refused up front with exit 3, naming the member ---
+# pc_runtime_check_program makes every tool the program names before any
+# example runs; a bad config entry is bad input (exit 3), and no example
+# is run or written.
 make_config "$T/bad.json" '{"search": {"type": "calculator",
   "timeout_ms": 0}}'
-"$PC_PROMPTC" eval "$E/program.json" --config "$T/bad.json" \
+run_promptc 3 eval "$E/program.json" --config "$T/bad.json" \
   --data "$T/dev12.jsonl" --results "$T/bad.jsonl" --no-cache --no-record \
-  --no-progress --json >"$T/out" 2>"$T/err"
-status=$?
-if [ "$status" -ne 0 ]; then
-  check "bad tool entry: refused up front, not a crash ($status)" \
-    test "$status" -lt 128
-  contains "$T/err" "modules.agent.tools[0]: "
-  contains "$T/err" \
-    "tools.search.timeout_ms: expected an integer from 1 to 600000"
-else
-  contains "$T/bad.jsonl" \
-    "tools.search.timeout_ms: expected an integer from 1 to 600000"
-  check "bad tool entry: counted as program errors" test "$(get "$T/out" \
-    "d['errors']['program'] > 0")" = True
-fi
+  --no-progress --json
+contains "$T/err" "modules.agent.tools[0]: "
+contains "$T/err" \
+  "tools.search.timeout_ms: expected an integer from 1 to 600000"
+check "bad tool entry: no example ran" test ! -s "$T/bad.jsonl"
+
+# --- a tool type no plugin offers: a plugin problem, exit 4, up front ---
+make_config "$T/np.json" '{"search": {"type": "nosuch"}}'
+run_promptc 4 eval "$E/program.json" --config "$T/np.json" \
+  --data "$T/dev12.jsonl" --results "$T/np.jsonl" --no-cache --no-record \
+  --no-progress --json
+contains "$T/err" "no built-in tool or pc.tool/1 plugin called 'nosuch'"
+check "missing tool plugin: no example ran" test ! -s "$T/np.jsonl"
 
 finish

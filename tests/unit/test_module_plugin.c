@@ -135,12 +135,12 @@ static void test_missing_plugin_is_a_clear_error(void)
 
   /* Loading checks only the shape: no registry is involved. */
   CU_ASSERT_PTR_NOT_NULL_FATAL(prog);
-  CU_ASSERT_EQUAL(pc_module_plugin_check(rt, prog, &err), PC_E_INVALID_ARG);
+  CU_ASSERT_EQUAL(pc_module_plugin_check(rt, prog, &err), PC_E_UNSUPPORTED);
   PC_ASSERT_STR_EQ(err.message, "modules.tp: program plugin 'nope' is not "
                    "loaded (promptc plugins list)");
   pc_program_free(prog);
   expect(PROG("nope", "{}"), "q",
-         "ERROR PC_E_INVALID_ARG: modules.tp: program plugin 'nope' is not "
+         "ERROR PC_E_UNSUPPORTED: modules.tp: program plugin 'nope' is not "
          "loaded (promptc plugins list)");
   prog = pc_testfx_load(PROG("two_pass", "{}"), &err);
   pc_error_clear(&err);

@@ -437,14 +437,14 @@ static void test_runtime_resolves_config_entries(void)
 }
 
 static void expect_config_error(const char *tools, const char *name,
-                                const char *needle)
+                                int code, const char *needle)
 {
   rt_fixture f;
   pc_tool *t = (pc_tool *)&t;
   pc_error err = PC_ERROR_INIT;
 
   CU_ASSERT_EQUAL_FATAL(rt_open(&f, tools), 0);
-  CU_ASSERT_EQUAL(pc_runtime_tool(f.rt, name, &t, &err), PC_E_INVALID_ARG);
+  CU_ASSERT_EQUAL(pc_runtime_tool(f.rt, name, &t, &err), code);
   CU_ASSERT_PTR_NULL(t);
   if (!strstr(err.message, needle))
     fprintf(stderr, "message '%s' lacks '%s'\n", err.message, needle);
@@ -455,14 +455,16 @@ static void expect_config_error(const char *tools, const char *name,
 static void test_runtime_reports_bad_entries_by_member(void)
 {
   expect_config_error("{\"c\": {\"type\": \"calculator\", \"timeout_ms\": 0}}",
-                      "c", "tools.c.timeout_ms: expected an integer from 1 "
+                      "c", PC_E_INVALID_ARG, "tools.c.timeout_ms: expected an integer from 1 "
                       "to 600000");
+  /* A type nothing offers is a missing plugin, not a bad entry. */
   expect_config_error("{\"w\": {\"type\": \"nosuch\"}}", "w",
-                      "tools.w.type: no built-in tool or pc.tool/1 plugin "
+                      PC_E_UNSUPPORTED, "tools.w.type: no built-in tool or pc.tool/1 plugin "
                       "called 'nosuch'");
   expect_config_error("{\"w\": {\"type\": \"fx_echo\", \"bogus\": 1}}", "w",
-                      "tools.w: tool 'w': unknown setting");
-  expect_config_error("{}", "wiki", "tool 'wiki': not in the config");
+                      PC_E_INVALID_ARG, "tools.w: tool 'w': unknown setting");
+  expect_config_error("{}", "wiki", PC_E_INVALID_ARG,
+                      "tool 'wiki': not in the config");
 }
 
 /* A program with one module `spec` called "m" (program.json form). */
@@ -511,11 +513,11 @@ static void test_program_check_reports_bad_tools_before_a_run(void)
                        "\"calculator\"]}", PC_OK, NULL);
   expect_program_check(&f, "{\"type\": \"react\", \"signature\": "
                        "\"question -> answer\", \"tools\": [\"calc\", "
-                       "{\"name\": \"bad\"}]}", PC_E_INVALID_ARG,
+                       "{\"name\": \"bad\"}]}", PC_E_UNSUPPORTED,
                        "modules.m.tools[1]: ");
   expect_program_check(&f, "{\"type\": \"react\", \"signature\": "
                        "\"question -> answer\", \"tools\": [\"bad\"]}",
-                       PC_E_INVALID_ARG, "tools.bad.type: no built-in tool");
+                       PC_E_UNSUPPORTED, "tools.bad.type: no built-in tool");
   expect_program_check(&f, "{\"type\": \"react\", \"signature\": "
                        "\"question -> answer\", \"tools\": [\"wiki\"]}",
                        PC_E_INVALID_ARG, "tool 'wiki': not in the config");
@@ -525,7 +527,7 @@ static void test_program_check_reports_bad_tools_before_a_run(void)
                        "modules.m.tool: ");
   expect_program_check(&f, "{\"type\": \"retrieve\", \"query\": "
                        "\"question\", \"tool\": \"bad\"}",
-                       PC_E_INVALID_ARG, "modules.m.tool: ");
+                       PC_E_UNSUPPORTED, "modules.m.tool: ");
   rt_close(&f);
 }
 
