@@ -41,7 +41,12 @@ cp "$S/examples/embed/embed.c" "$S/examples/embed/Makefile" \
   "$S/examples/embed/README.md" "$T/embed/"
 cp -R "$S/examples/triage/." "$T/triage/"
 chmod -R u+w "$T/triage"
-if make -C "$T/embed" CFLAGS="-O2 -g -Werror" >"$T/build.log" 2>&1; then
+# In a sanitizer build the installed libpromptc is instrumented, so the
+# application is built with the same flags (the ASan runtime must come
+# first); PC_SAN_CFLAGS is empty otherwise.
+san=${PC_SAN_CFLAGS:-}
+if make -C "$T/embed" CFLAGS="-O2 -g -Werror $san" LDFLAGS="$san" \
+     >"$T/build.log" 2>&1; then
   ok "the example builds with pkg-config promptc"
 else
   not_ok "the example does not build"
