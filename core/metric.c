@@ -60,10 +60,19 @@ int pc_metric_open(const pc_registry *reg, const struct json_object *spec,
     rc = pc_error_set(err, PC_E_NOMEM, "metric %s: out of memory", name);
     goto fail;
   }
+  /* Copies, not references: a spec may be shared by threads that open
+   * metrics at once (best_of_n's reward), and json-c's reference counts
+   * are not atomic. */
   json_object_object_foreach((struct json_object *)spec, key, val) {
+    struct json_object *copy = NULL;
+
     if (!strcmp(key, "name"))
       continue;
-    json_object_object_add(settings, key, json_object_get(val));
+    if (val && json_object_deep_copy(val, &copy, NULL)) {
+      rc = pc_error_set(err, PC_E_NOMEM, "metric %s: out of memory", name);
+      goto fail;
+    }
+    json_object_object_add(settings, key, copy);
   }
   if (pc_json_write(settings, PC_JSON_TEXT_COMPACT, &b)) {
     rc = pc_error_set(err, PC_E_NOMEM, "metric %s: out of memory", name);
