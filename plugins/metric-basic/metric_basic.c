@@ -13,12 +13,6 @@
 #include "normalize.h"
 #include "metric_passage.h"
 
-#if defined(__GNUC__)
-#define MB_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define MB_PRINTF(a, b)
-#endif
-
 #define MB_EXACT 0
 #define MB_F1 1
 #define MB_PASSAGE 2
@@ -61,10 +55,7 @@ typedef struct mb_metric {
 /* Record an error (the first one wins) and return `code`. The message is
  * made one line: control bytes become spaces, and a UTF-8 sequence cut by
  * the size limit is dropped. */
-static int mb_error(pc_error *err, int code, const char *fmt, ...)
-  MB_PRINTF(3, 4);
-
-static int mb_error(pc_error *err, int code, const char *fmt, ...)
+int pc__mb_error(pc_error *err, int code, const char *fmt, ...)
 {
   va_list ap;
   size_t n, i;
@@ -272,7 +263,7 @@ static int fb_golds(mb_call *c, int quote)
 
 static int oom(mb_call *c)
 {
-  return mb_error(c->err, PC_E_NOMEM, "metric %s: out of memory",
+  return pc__mb_error(c->err, PC_E_NOMEM, "metric %s: out of memory",
                   mb_names[c->m->kind]);
 }
 
@@ -290,12 +281,12 @@ static int load_gold(mb_call *c)
   int rc = PC_OK;
 
   if (!g)
-    return mb_error(c->err, PC_E_INVALID_ARG,
+    return pc__mb_error(c->err, PC_E_INVALID_ARG,
                     "metric %s: example has no field '%s'", name, key);
   type = st->js->type(g);
   n = type == PC_JSON_ARRAY ? st->js->array_len(g) : 1;
   if (type == PC_JSON_ARRAY && n == 0)
-    return mb_error(c->err, PC_E_INVALID_ARG,
+    return pc__mb_error(c->err, PC_E_INVALID_ARG,
                     "metric %s: example field '%s' is an empty list", name,
                     key);
   c->gold = st->host->alloc(st->host->ctx, n * sizeof(*c->gold));
@@ -312,10 +303,10 @@ static int load_gold(mb_call *c)
     if (t != PC_JSON_STRING && t != PC_JSON_INT && t != PC_JSON_DOUBLE &&
         t != PC_JSON_BOOL) {
       if (type == PC_JSON_ARRAY)
-        return mb_error(c->err, PC_E_INVALID_ARG,
+        return pc__mb_error(c->err, PC_E_INVALID_ARG,
                         "metric %s: example field '%s': item %zu is not a "
                         "string, number or bool", name, key, i);
-      return mb_error(c->err, PC_E_INVALID_ARG,
+      return pc__mb_error(c->err, PC_E_INVALID_ARG,
                       "metric %s: example field '%s' is not a string, "
                       "number, bool or a list of them", name, key);
     }
@@ -857,7 +848,7 @@ static int gold_numbers(mb_call *c, double *gold)
       return oom(c);
     pc__mb_buf_init(&b, c->st->host);
     put_text(&b, t, 1);
-    rc = mb_error(c->err, PC_E_INVALID_ARG, "metric numeric: example "
+    rc = pc__mb_error(c->err, PC_E_INVALID_ARG, "metric numeric: example "
                   "field '%s' holds no number: %s", c->m->gold_field,
                   pc__mb_buf_str(&b));
     pc__mb_buf_free(&b);
@@ -956,14 +947,14 @@ static int parse_object(mb_call *c, const char *what, const char *text,
   const char *name = mb_names[c->m->kind];
 
   if (!text)
-    return mb_error(c->err, PC_E_INVALID_ARG, "metric %s: no %s JSON",
+    return pc__mb_error(c->err, PC_E_INVALID_ARG, "metric %s: no %s JSON",
                     name, what);
   if (c->st->js->parse(c->st->host->ctx, text, len, PC_JSON_PARSE_STRICT,
                        out, &perr))
-    return mb_error(c->err, PC_E_INVALID_ARG, "metric %s: %s JSON: %s",
+    return pc__mb_error(c->err, PC_E_INVALID_ARG, "metric %s: %s JSON: %s",
                     name, what, perr.message);
   if (c->st->js->type(*out) != PC_JSON_OBJECT)
-    return mb_error(c->err, PC_E_INVALID_ARG,
+    return pc__mb_error(c->err, PC_E_INVALID_ARG,
                     "metric %s: %s JSON is not an object", name, what);
   return PC_OK;
 }
@@ -973,7 +964,7 @@ static int sink_failed(mb_call *c, int code, const char *what)
 {
   if (code <= PC_OK || code >= PC_E_LAST)
     code = PC_E_INTERNAL;
-  return mb_error(c->err, code, "metric %s: the %s sink failed",
+  return pc__mb_error(c->err, code, "metric %s: the %s sink failed",
                   mb_names[c->m->kind], what);
 }
 
@@ -991,10 +982,10 @@ static int mb_score(void *inst, const char *example_json, size_t example_len,
   (void)trace_json;  /* DSPy's built-in metrics ignore the trace */
   (void)trace_len;
   if (!m)
-    return mb_error(err, PC_E_INVALID_ARG, "metric-basic: score: no "
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric-basic: score: no "
                     "instance");
   if (!out || !PC_HAS_FIELD(out, pc_metric_sink, score) || !out->score)
-    return mb_error(err, PC_E_INVALID_ARG, "metric %s: score: no score "
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: score: no score "
                     "sink", mb_names[m->kind]);
   st = m->st;
   memset(&c, 0, sizeof(c));
@@ -1067,7 +1058,7 @@ static int field_name(const mb_state *st, int kind, const char *key,
   const char *s = st->js->get_string(v, &len);
 
   if (!s || len == 0 || strlen(s) != len)
-    return mb_error(err, PC_E_INVALID_ARG, "metric %s: config: '%s' must "
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: '%s' must "
                     "be a non-empty string", mb_names[kind], key);
   *out = s;
   return PC_OK;
@@ -1097,10 +1088,10 @@ static int read_config(const mb_state *st, int kind, const pc_json *cfg,
       *tolerance = st->js->get_double(v);
       if ((t != PC_JSON_INT && t != PC_JSON_DOUBLE) || !(*tolerance >= 0) ||
           !isfinite(*tolerance))
-        rc = mb_error(err, PC_E_INVALID_ARG, "metric %s: config: "
+        rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: "
                       "'tolerance' must be a number >= 0", name);
     } else {
-      rc = mb_error(err, PC_E_INVALID_ARG,
+      rc = pc__mb_error(err, PC_E_INVALID_ARG,
                     "metric %s: config: unknown key '%s'", name, key);
     }
   }
@@ -1124,14 +1115,14 @@ static int mb_create(int kind, void *plugin_state, const char *config,
   if (inst)
     *inst = NULL;
   if (!st || !inst)
-    return mb_error(err, PC_E_INVALID_ARG, "metric %s: create: no plugin "
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: create: no plugin "
                     "state or instance pointer", name);
   if (config)
     mb_strip(config, len, &start, &end);
   if (end > start) {
     if (st->js->parse(st->host->ctx, config, len, PC_JSON_PARSE_STRICT,
                       &cfg, &perr)) {
-      rc = mb_error(err, PC_E_INVALID_ARG, "metric %s: config: %s", name,
+      rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: %s", name,
                     perr.message);
       goto fail;
     }
@@ -1141,14 +1132,14 @@ static int mb_create(int kind, void *plugin_state, const char *config,
       if (rc)
         goto fail;
     } else if (st->js->type(cfg) != PC_JSON_NULL) {
-      rc = mb_error(err, PC_E_INVALID_ARG, "metric %s: config: expected "
+      rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: expected "
                     "a JSON object", name);
       goto fail;
     }
   }
   m = st->host->alloc(st->host->ctx, sizeof(*m));
   if (!m) {
-    rc = mb_error(err, PC_E_NOMEM, "metric %s: out of memory", name);
+    rc = pc__mb_error(err, PC_E_NOMEM, "metric %s: out of memory", name);
     goto fail;
   }
   m->st = st;
@@ -1158,7 +1149,7 @@ static int mb_create(int kind, void *plugin_state, const char *config,
   m->gold_field = mb_strdup(st, gold_field ? gold_field : field);
   m->context_field = mb_strdup(st, context_field);
   if (!m->field || !m->gold_field || !m->context_field) {
-    rc = mb_error(err, PC_E_NOMEM, "metric %s: out of memory", name);
+    rc = pc__mb_error(err, PC_E_NOMEM, "metric %s: out of memory", name);
     goto fail;
   }
   st->js->free(st->host->ctx, cfg);
@@ -1271,15 +1262,15 @@ static int mb_init(const pc_host_api *host, void **state, pc_error *err)
       !PC_HAS_FIELD(host, pc_host_api, get_host_interface) ||
       !host->alloc || !host->realloc || !host->free ||
       !host->get_host_interface)
-    return mb_error(err, PC_E_INVALID_ARG, "metric-basic: bad host table");
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric-basic: bad host table");
   js = host->get_host_interface(host->ctx, "pc.json/1", &size);
   if (!js || size < sizeof(*js) || js->hdr.abi_major != PC_ABI_MAJOR ||
       js->hdr.struct_size < sizeof(*js))
-    return mb_error(err, PC_E_UNSUPPORTED, "metric-basic: the host offers "
+    return pc__mb_error(err, PC_E_UNSUPPORTED, "metric-basic: the host offers "
                     "no usable pc.json/1 service");
   st = host->alloc(host->ctx, sizeof(*st));
   if (!st)
-    return mb_error(err, PC_E_NOMEM, "metric-basic: out of memory");
+    return pc__mb_error(err, PC_E_NOMEM, "metric-basic: out of memory");
   st->host = host;
   st->js = js;
   *state = st;

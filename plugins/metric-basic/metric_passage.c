@@ -22,28 +22,6 @@ typedef struct mp_metric {
   char gold[128];           /* the example's gold titles */
 } mp_metric;
 
-static int mp_error(pc_error *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-  __attribute__((format(printf, 3, 4)))
-#endif
-  ;
-
-static int mp_error(pc_error *err, int code, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (!err || err->code != PC_OK)
-    return code;
-  err->code = code;
-  va_start(ap, fmt);
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
-  va_end(ap);
-  for (char *p = err->message; *p; p++)
-    if ((unsigned char)*p < 0x20)
-      *p = ' ';
-  return code;
-}
-
 static const char *mp_name(int any)
 {
   return any ? "passage_hit" : "passage_recall";
@@ -57,7 +35,7 @@ static int mp_field(const mp_metric *m, const char *key, const pc_json *v,
   const char *s = m->js->get_string(v, &len);
 
   if (!s || len == 0 || len >= 128 || strlen(s) != len)
-    return mp_error(err, PC_E_INVALID_ARG, "metric %s: config: '%s' must "
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: '%s' must "
                     "be a non-empty string of at most 127 bytes",
                     mp_name(m->any), key);
   memcpy(dst, s, len + 1);
@@ -79,7 +57,7 @@ int pc__mb_passage_create(const pc_host_api *host, const pc_json_api *js,
   *inst = NULL;
   m = host->alloc(host->ctx, sizeof(*m));
   if (!m)
-    return mp_error(err, PC_E_NOMEM, "metric %s: out of memory",
+    return pc__mb_error(err, PC_E_NOMEM, "metric %s: out of memory",
                     mp_name(any));
   memset(m, 0, sizeof(*m));
   m->host = host;
@@ -94,12 +72,12 @@ int pc__mb_passage_create(const pc_host_api *host, const pc_json_api *js,
   if (config && j < len) {
     if (js->parse(host->ctx, config, len, PC_JSON_PARSE_STRICT, &cfg,
                   &perr)) {
-      rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: config: %s",
+      rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: %s",
                     mp_name(any), perr.message);
       goto fail;
     }
     if (js->type(cfg) != PC_JSON_OBJECT && js->type(cfg) != PC_JSON_NULL) {
-      rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: config: expected "
+      rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: expected "
                     "a JSON object", mp_name(any));
       goto fail;
     }
@@ -109,7 +87,7 @@ int pc__mb_passage_create(const pc_host_api *host, const pc_json_api *js,
       else if (!strcmp(key, "gold_field") || !strcmp(key, "gold"))
         rc = mp_field(m, key, v, m->gold, err);
       else
-        rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: config: unknown "
+        rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: config: unknown "
                       "key '%s'", mp_name(any), key);
     }
     if (rc != PC_OK)
@@ -239,14 +217,14 @@ int pc__mb_passage_score(void *inst, const char *example_json,
   if (js->parse(m->host->ctx, example_json, example_len, 0, &ex, &perr) ||
       js->parse(m->host->ctx, prediction_json, prediction_len, 0, &pred,
                 &perr)) {
-    rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: %s", mp_name(m->any),
+    rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: %s", mp_name(m->any),
                   perr.message);
     goto out;
   }
   gold = js->object_get(ex, m->gold);
   if (!gold || !(js->type(gold) == PC_JSON_STRING ||
                  (js->type(gold) == PC_JSON_ARRAY && js->array_len(gold)))) {
-    rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: example field '%s': "
+    rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: example field '%s': "
                   "expected a title or a non-empty list of titles",
                   mp_name(m->any), m->gold);
     goto out;
@@ -263,7 +241,7 @@ int pc__mb_passage_score(void *inst, const char *example_json,
     const char *t = js->get_string(g, &tlen);
 
     if (!t) {
-      rc = mp_error(err, PC_E_INVALID_ARG, "metric %s: example field '%s' "
+      rc = pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: example field '%s' "
                     "item %zu: expected a string", mp_name(m->any), m->gold,
                     i);
       goto out;
@@ -296,7 +274,7 @@ int pc__mb_passage_score(void *inst, const char *example_json,
       rc = PC_E_INTERNAL;
   }
   if (rc != PC_OK)
-    rc = mp_error(err, rc, "metric %s: the sink refused the result",
+    rc = pc__mb_error(err, rc, "metric %s: the sink refused the result",
                   mp_name(m->any));
 
 out:

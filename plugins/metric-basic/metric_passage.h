@@ -9,6 +9,14 @@
 
 #include "promptc/plugin.h"
 
+/* Record an error (the first one wins) as one line and return `code`
+ * (metric_basic.c; every file of the plugin uses it). */
+int pc__mb_error(pc_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+
 /* Make an instance (any = 1: passage_hit, 0: passage_recall) from the
  * settings {"field"?: "passages", "gold_field"? (or "gold"):
  * "gold_titles"}. *inst is released with pc__mb_passage_destroy. `host`
