@@ -24,7 +24,8 @@ typedef struct pc_metric_result {
  * pc_metric_open - create the metric that `spec` names: an object
  * {"name": NAME, settings...} (config.h's form); the settings (all but
  * "name") go to the plugin's create. On success *out owns the metric
- * (pc_metric_close); it borrows `reg`.
+ * (pc_metric_close); it borrows `reg`. `spec` is only read (its members
+ * are copied), so threads may open metrics from one spec at once.
  */
 int pc_metric_open(const pc_registry *reg, const struct json_object *spec,
                    pc_metric **out, pc_error *err);
