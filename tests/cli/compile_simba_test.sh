@@ -207,8 +207,7 @@ check "the killed attempt wrote no program" test ! -e "$T/part.json"
 run_promptc 0 compile --resume killed --runs "$T/runs.sqlite" --no-progress
 contains "$T/out" "answered from the run's log"
 total=$(wc -l <"$T/part.log")
-check "resuming paid no call twice ($first + $((total - first)) = $full_calls)" \
-  test "$total" -eq "$full_calls"
+resume_paid "$first" "$total" "$full_calls"
 check "the resumed compile equals the uninterrupted one" \
   cmp "$T/part.json" "$T/full.json"
 

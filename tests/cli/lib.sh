@@ -46,6 +46,20 @@ contains() {
   fi
 }
 
+# resume_paid FIRST TOTAL FULL: the check after a compile at --threads 1
+# was killed with SIGKILL once FIRST calls were logged and resumed to TOTAL
+# calls, where an uninterrupted run makes FULL. Resuming pays again at
+# most the one call that was in flight: the provider answered it, but the
+# process died before the answer reached the cache (docs/cli.md,
+# --resume).
+resume_paid() {
+  if [ "$2" -ge "$3" ] && [ "$2" -le $(($3 + 1)) ]; then
+    ok "resuming repaid at most the call in flight ($1 + $(($2 - $1)) = $2; uninterrupted $3)"
+  else
+    not_ok "resuming paid $2 calls where an uninterrupted run pays $3 ($1 before the kill)"
+  fi
+}
+
 finish() {
   echo "$((pc_checks - pc_failures)) passed, $pc_failures failed"
   [ "$pc_failures" -eq 0 ]
