@@ -13,6 +13,8 @@
 #define REACT_MAX_ITERS_DEFAULT 20
 #define REACT_MAX_ITERS_LIMIT 100
 #define REACT_MAX_TOOLS 32
+#define REACT_TRIM_ATTEMPTS 3   /* calls per step when the context overflows */
+#define REACT_STEP_KEYS 4       /* thought, tool_name, tool_args, observation */
 
 static const char *const react_members[] = {"tools", "max_iters", NULL};
 
@@ -664,6 +666,69 @@ static int predict_step(pc_run_ctx *ctx, const pc_module *m,
   return rc;
 }
 
+/* Drop the oldest step (its first REACT_STEP_KEYS keys, in insertion
+ * order) from `traj`. PC_E_NOMEM leaves `traj` whole. */
+static int drop_oldest_step(struct json_object *traj)
+{
+  char *keys[REACT_STEP_KEYS] = {NULL};
+  size_t n = 0;
+  int rc = PC_OK;
+
+  json_object_object_foreach(traj, key, val) {
+    (void)val;
+    if (n == REACT_STEP_KEYS)
+      break;
+    if (!(keys[n++] = pc_strdup(key))) {
+      rc = PC_E_NOMEM;
+      break;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!rc)
+      json_object_object_del(traj, keys[i]);
+    pc_free(keys[i]);
+  }
+  return rc;
+}
+
+/* predict_step as DSPy's _call_with_potential_trajectory_truncation: up to
+ * REACT_TRIM_ATTEMPTS calls, each context-length error dropping the oldest
+ * step from `traj`, which stays trimmed for the steps after and for the
+ * outputs. PC_E_CONTEXT_LENGTH when no whole step is left to drop or the
+ * last attempt overflowed too. `err` (the caller's scratch error) holds
+ * the last attempt's error only. */
+static int predict_trimming(pc_run_ctx *ctx, const pc_module *m,
+                            const pc_predictor *p,
+                            const struct json_object *inputs,
+                            struct json_object *traj, pc_buf *text,
+                            struct json_object **pred, pc_error *err)
+{
+  pc_error last;
+  const char *why = NULL;
+  int rc = PC_OK;
+
+  for (int attempt = 0; attempt < REACT_TRIM_ATTEMPTS; attempt++) {
+    pc_error_clear(err);
+    rc = predict_step(ctx, m, p, inputs, traj, text, pred, err);
+    if (rc != PC_E_CONTEXT_LENGTH)
+      return rc;
+    if (json_object_object_length(traj) < REACT_STEP_KEYS) {
+      why = "the trajectory has no step left to drop";
+      break;
+    }
+    if (drop_oldest_step(traj)) {
+      pc_error_clear(err);
+      return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", m->name);
+    }
+  }
+  last = *err;
+  pc_error_clear(err);
+  if (why)
+    return pc_error_wrap(err, &last, "%s", why);
+  return pc_error_wrap(err, &last, "still over the context window after "
+                       "dropping %d steps", REACT_TRIM_ATTEMPTS);
+}
+
 static int react_forward(pc_run_ctx *ctx, const pc_module *m,
                          const struct json_object *inputs,
                          struct json_object **outputs, pc_error *err)
@@ -685,10 +750,11 @@ static int react_forward(pc_run_ctx *ctx, const pc_module *m,
     struct json_object *name = NULL, *args = NULL, *obs = NULL;
 
     memset(&perr, 0, sizeof(perr));
-    rc = predict_step(ctx, m, react, inputs, traj, &text, &pred, &perr);
+    rc = predict_trimming(ctx, m, react, inputs, traj, &text, &pred, &perr);
     if (rc == PC_E_PARSE || rc == PC_E_CONTEXT_LENGTH) {
       /* DSPy ends the trajectory when the agent fails to select a valid
-       * tool or the context window is exceeded; the extract step runs. */
+       * tool or the context window stays exceeded after trimming; the
+       * extract step runs. */
       rc = PC_OK;
       break;
     }
@@ -726,7 +792,7 @@ static int react_forward(pc_run_ctx *ctx, const pc_module *m,
     pc_error perr;
 
     memset(&perr, 0, sizeof(perr));
-    rc = predict_step(ctx, m, extract, inputs, traj, &text, &pred, &perr);
+    rc = predict_trimming(ctx, m, extract, inputs, traj, &text, &pred, &perr);
     if (rc) {
       pc_error_wrap(err, &perr, "%s", extract->path);
       goto out;

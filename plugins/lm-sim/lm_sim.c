@@ -24,6 +24,7 @@
 #define MAX_CHOICES 128
 #define MAX_DEMO_CAP 1000
 #define MAX_LATENCY_MS 600000
+#define MAX_CONTEXT_TOKENS 100000000
 
 /* The v1.0 sizes of the structs the host passes in. */
 #define REQUEST_V1_SIZE \
@@ -262,6 +263,9 @@ static int config_member(const pc__sim_host *h, const char *key,
     return get_int(h, key, v, 0, MAX_DEMO_CAP, &c->demo_cap, err);
   if (!strcmp(key, "latency_ms"))
     return get_int(h, key, v, 0, MAX_LATENCY_MS, &c->latency_ms, err);
+  if (!strcmp(key, "max_context_tokens"))
+    return get_int(h, key, v, 0, MAX_CONTEXT_TOKENS, &c->max_context_tokens,
+                   err);
   for (k = 0; k < N_STRING_KEYS; k++) {
     char **dst = (char **)(void *)((char *)c + string_keys[k].offset);
 
@@ -515,6 +519,23 @@ static int log_call(const sim_inst *s, long item, int kind, int adapter,
   return rc;
 }
 
+/* Refuse a prompt longer than max_context_tokens, counted as the usage
+ * counts it (bytes + 3, over 4), as a provider refuses one: before any
+ * latency, and unlogged, since nothing was answered. */
+static int check_context(const sim_inst *s, const pc__sim_request *r,
+                         pc_error *err)
+{
+  int64_t tokens = (int64_t)((r->prompt_bytes + 3) / 4);
+
+  if (s->cfg.max_context_tokens <= 0 || tokens <= s->cfg.max_context_tokens)
+    return PC_OK;
+  return pc__sim_error(err, PC_E_CONTEXT_LENGTH, WHO ": this model's maximum "
+                       "context length is %lld tokens; the prompt is %lld "
+                       "tokens (context_length_exceeded)",
+                       (long long)s->cfg.max_context_tokens,
+                       (long long)tokens);
+}
+
 /* Sleep latency_ms in slices, stopping early when the call is cancelled. */
 static int simulate_latency(const sim_inst *s, pc_call *call, pc_error *err)
 {
@@ -704,6 +725,8 @@ static int sim_complete(void *inst, const pc_lm_request *req,
   pc__sim_buf_init(&text, h);
   pc__sim_buf_init(&sample, h);
   rc = pc__sim_agent_prepare(h, &r, &agent, err);
+  if (!rc)
+    rc = check_context(s, &r, err);
   if (!rc)
     rc = plan_call(s, &r, &agent, &plan, err);
   /* The latency first: a call cut off while "in flight" was never

@@ -99,6 +99,7 @@ typedef struct pc__sim_config {
   double compare_gain;    /* multi_chain_comparison, majority right */
   double hint_gain;       /* a refine hint_ with advice */
   int64_t latency_ms;
+  int64_t max_context_tokens; /* 0: no limit */
   char **key_phrases;     /* owned: n_key_phrases owned strings */
   size_t n_key_phrases;
   char *hard_field;       /* owned */

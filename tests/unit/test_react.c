@@ -307,7 +307,9 @@ typedef struct sim_env {
   pc_program *prog;
 } sim_env;
 
-static int env_open(sim_env *e)
+/* Open the sim runtime and the agent; `lm_extra` (may be "") adds members
+ * to the sim's settings, e.g. "\"max_context_tokens\": 900, ". */
+static int env_open_with(sim_env *e, const char *lm_extra)
 {
   char text[2048];
   const char *kpath, *cpath;
@@ -317,12 +319,12 @@ static int env_open(sim_env *e)
   memset(e, 0, sizeof(*e));
   kpath = pc_test_tmpfile(knowledge, sizeof(knowledge) - 1, ".jsonl");
   snprintf(text, sizeof(text),
-           "{\"lm\": {\"provider\": \"sim\", \"knowledge\": \"%s\", "
+           "{\"lm\": {\"provider\": \"sim\", \"knowledge\": \"%s\", %s"
            "\"base_skill\": 1.0, \"max_skill\": 1.0, "
            "\"malformed_rate\": 0.0}, "
            "\"tools\": {\"broken\": {\"type\": \"fx_fail\"}, "
            "\"slow\": {\"type\": \"fx_sleep\", \"timeout_ms\": 100}}}",
-           kpath);
+           kpath, lm_extra);
   cpath = pc_test_tmpfile(text, strlen(text), ".json");
   if (pc_config_load(cpath, &e->cfg, &err))
     goto fail;
@@ -338,6 +340,11 @@ static int env_open(sim_env *e)
 fail:
   fprintf(stderr, "react env: %s\n", err.message);
   return -1;
+}
+
+static int env_open(sim_env *e)
+{
+  return env_open_with(e, "");
 }
 
 static void env_close(sim_env *e)
@@ -364,6 +371,42 @@ static struct json_object *run_agent(sim_env *e, const char *question,
   pc_run_ctx_clear(&ctx);
   json_object_put(in);
   return out;
+}
+
+/* Run the agent on `question` with detailed tracing. Returns the run's
+ * code; *out (owned, NULL on failure) gets the outputs, *trace (owned) the
+ * call records, `err` the error. */
+static int run_agent_traced(sim_env *e, const char *question,
+                            struct json_object **out,
+                            struct json_object **trace, pc_error *err)
+{
+  pc_run_ctx ctx;
+  struct json_object *in = json_object_new_object();
+  int rc;
+
+  json_object_object_add(in, "question", json_object_new_string(question));
+  pc_run_ctx_init(&ctx, e->rt);
+  ctx.flags |= PC_RUN_TRACE_DETAIL;
+  rc = pc_module_forward(&ctx, pc_program_module(e->prog, "agent"), in, out,
+                         err);
+  *trace = json_object_get(ctx.trace);
+  pc_run_ctx_clear(&ctx);
+  json_object_put(in);
+  return rc;
+}
+
+/* The prompt tokens of call record `i` of `trace`, or -1. */
+static int64_t prompt_tokens(struct json_object *trace, size_t i)
+{
+  struct json_object *rec, *usage, *v;
+
+  if (!trace || i >= json_object_array_length(trace))
+    return -1;
+  rec = json_object_array_get_idx(trace, i);
+  if (!json_object_object_get_ex(rec, "usage", &usage) ||
+      !json_object_object_get_ex(usage, "prompt_tokens", &v))
+    return -1;
+  return json_object_get_int64(v);
 }
 
 static const char *member(struct json_object *o, const char *a,
@@ -476,6 +519,77 @@ static void test_unparseable_step_ends_loop(void)
   env_close(&e);
 }
 
+/* The second react step overflows a context window that the first fits
+ * in: as DSPy does, the oldest step is dropped and the call is made again
+ * on the shorter trajectory, which stays trimmed in the outputs. */
+static void test_context_overflow_drops_oldest_step(void)
+{
+  sim_env e;
+  struct json_object *out = NULL, *trace = NULL;
+  pc_error err = PC_ERROR_INIT;
+  int64_t step0, step1;
+  char extra[96];
+
+  /* Measure the prompts without a limit: the react prompt (with the tool
+   * list) is the longest, and grows by a step. */
+  CU_ASSERT_EQUAL_FATAL(env_open(&e), 0);
+  CU_ASSERT_EQUAL_FATAL(run_agent_traced(&e, "Add three times.", &out,
+                                         &trace, &err), PC_OK);
+  CU_ASSERT_EQUAL_FATAL(json_object_array_length(trace), 3);
+  step0 = prompt_tokens(trace, 0);
+  step1 = prompt_tokens(trace, 1);
+  CU_ASSERT_TRUE_FATAL(step0 > 0 && step0 < step1);
+  CU_ASSERT_TRUE_FATAL(prompt_tokens(trace, 2) < step0);
+  PC_ASSERT_STR_EQ(member(out, "trajectory", "observation_1"), "4");
+  json_object_put(out);
+  json_object_put(trace);
+  env_close(&e);
+
+  /* One token short of the second step's prompt. */
+  snprintf(extra, sizeof(extra), "\"max_context_tokens\": %lld, ",
+           (long long)(step1 - 1));
+  CU_ASSERT_EQUAL_FATAL(env_open_with(&e, extra), 0);
+  CU_ASSERT_EQUAL(run_agent_traced(&e, "Add three times.", &out, &trace,
+                                   &err), PC_OK);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_PTR_NULL(member(out, "trajectory", "thought_0"));
+  CU_ASSERT_PTR_NULL(member(out, "trajectory", "observation_0"));
+  PC_ASSERT_STR_EQ(member(out, "trajectory", "tool_name_1"), "calculator");
+  /* Step 1 saw an empty trajectory, so the agent began again. */
+  PC_ASSERT_STR_EQ(member(out, "trajectory", "observation_1"), "2");
+  CU_ASSERT_PTR_NOT_NULL(member(out, "answer", NULL));
+  /* Three answered calls (the refused one was never answered); step 1 was
+   * asked with step 0's prompt. */
+  CU_ASSERT_EQUAL(json_object_array_length(trace), 3);
+  CU_ASSERT_EQUAL(prompt_tokens(trace, 1), step0);
+  json_object_put(out);
+  json_object_put(trace);
+  env_close(&e);
+}
+
+/* A window the first react prompt already overflows: nothing to drop, so
+ * the loop ends; the extract step overflows too and the run fails with
+ * the context-length code, naming the predictor. */
+static void test_context_overflow_without_steps_fails(void)
+{
+  sim_env e;
+  struct json_object *out = NULL, *trace = NULL;
+  pc_error err = PC_ERROR_INIT;
+
+  CU_ASSERT_EQUAL_FATAL(env_open_with(&e, "\"max_context_tokens\": 50, "),
+                        0);
+  CU_ASSERT_EQUAL(run_agent_traced(&e, "Add three times.", &out, &trace,
+                                   &err), PC_E_CONTEXT_LENGTH);
+  CU_ASSERT_PTR_NULL(out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "agent.extract.predict: the "
+                                "trajectory has no step left to drop"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "maximum context length is "
+                                "50 tokens"));
+  json_object_put(out);
+  json_object_put(trace);
+  env_close(&e);
+}
+
 int main(void)
 {
   CU_TestInfo tests[] = {
@@ -494,6 +608,10 @@ int main(void)
     {"max_iters ends loop and extract runs",
      test_max_iters_ends_loop_and_extract_runs},
     {"unparseable step ends loop", test_unparseable_step_ends_loop},
+    {"context overflow drops oldest step",
+     test_context_overflow_drops_oldest_step},
+    {"context overflow without steps fails",
+     test_context_overflow_without_steps_fails},
     CU_TEST_INFO_NULL,
   };
   CU_SuiteInfo suites[] = {

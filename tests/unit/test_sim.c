@@ -1099,6 +1099,63 @@ static void test_unwritable_call_log_fails_the_call(void)
   sim->destroy(inst);
 }
 
+/* max_context_tokens refuses a prompt of more tokens than it, counted as
+ * the usage counts them, before the call is made (so it is not logged),
+ * and accepts one of exactly that many. */
+static void test_context_window_refuses_longer_prompts(void)
+{
+  pc_error err = PC_ERROR_INIT;
+  const char *log = pc_test_tmpfile("", 0, ".log");
+  pc_signature *sig = sig_of("question -> answer: int");
+  struct json_object *in = inputs_of(0);
+  char extra[700], want[128], *text;
+  int64_t tokens;
+  pc_messages m;
+  void *inst;
+  reply r;
+
+  memset(&m, 0, sizeof(m));
+  CU_ASSERT_EQUAL(pc_adapter_format(chat, sig, NULL, in, &m, &err), PC_OK);
+  inst = sim_open(NULL, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+  CU_ASSERT_EQUAL(send_messages(inst, &m, NULL, NULL, NULL, &r, &err), PC_OK);
+  tokens = r.prompt_tokens;
+  CU_ASSERT_TRUE(tokens > 10);
+  reply_clear(&r);
+  sim->destroy(inst);
+
+  for (int over = 0; over <= 1; over++) {
+    snprintf(extra, sizeof(extra), ", \"max_context_tokens\": %lld, "
+             "\"call_log\": \"%s\"", (long long)(tokens - over), log);
+    pc_error_clear(&err);
+    inst = sim_open(extra, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+    CU_ASSERT_EQUAL(send_messages(inst, &m, NULL, NULL, NULL, &r, &err),
+                    over ? PC_E_CONTEXT_LENGTH : PC_OK);
+    CU_ASSERT_EQUAL(r.n, over ? 0 : 1);
+    reply_clear(&r);
+    sim->destroy(inst);
+  }
+  snprintf(want, sizeof(want), "maximum context length is %lld tokens; the "
+           "prompt is %lld tokens", (long long)(tokens - 1),
+           (long long)tokens);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, want));
+  text = pc_test_read_file(log, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  /* One line: the call that fit; the refused one was never answered. */
+  CU_ASSERT_PTR_NOT_NULL_FATAL(strchr(text, '\n'));
+  CU_ASSERT_EQUAL(strlen(strchr(text, '\n') + 1), 0);
+  pc_free(text);
+  snprintf(extra, sizeof(extra), "{\"knowledge\": \"%s\", "
+           "\"max_context_tokens\": -1}", kpath);
+  pc_error_clear(&err);
+  CU_ASSERT_EQUAL(create_with(extra, &err), PC_E_INVALID_ARG);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "\"max_context_tokens\""));
+  pc_messages_clear(&m);
+  json_object_put(in);
+  pc_signature_free(sig);
+}
+
 /* The lines of a file, NULL-terminated; release with lines_free. */
 static char **lines_of(const char *path, size_t *n)
 {
@@ -1858,6 +1915,8 @@ static CU_TestInfo sim_tests[] = {
   {"config errors name the key or the file",
    test_config_errors_name_the_key_or_file},
   {"the call log has one line per call", test_call_log_has_one_line_per_call},
+  {"the context window refuses longer prompts",
+   test_context_window_refuses_longer_prompts},
   {"an unwritable call log fails the call",
    test_unwritable_call_log_fails_the_call},
   {"lookup uses every input and ignores spacing",
