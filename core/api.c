@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "eval.h"
 #include "hash.h"
+#include "host.h"
 #include "json_text.h"
 #include "keyring.h"
 #include "loader.h"
@@ -65,6 +66,11 @@ static int check_struct_size(const char *what, uint32_t size, pc_error *err)
 const char *pc_version(void)
 {
   return PACKAGE_VERSION;
+}
+
+void pc_set_log_handler(pc_log_handler fn, void *ctx)
+{
+  pc_host_set_log(fn, ctx);
 }
 
 void pc_free_text(char *text)

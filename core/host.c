@@ -4,6 +4,7 @@
  * "pc.http/1" (core/http.c).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +30,60 @@ void pc_host_cancel_all(void)
   atomic_store(&cancel_all, 1);
 }
 
+/* The handler set by pc_host_set_log, read under log_lock. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*log_fn)(void *, int, const char *, const char *);
+static void *log_ctx;
+
+void pc_host_set_log(void (*fn)(void *ctx, int level, const char *source,
+                                const char *message),
+                     void *ctx)
+{
+  pthread_mutex_lock(&log_lock);
+  log_fn = fn;
+  log_ctx = fn ? ctx : NULL;
+  pthread_mutex_unlock(&log_lock);
+}
+
+/* Give a handler the line as one NUL-terminated string; a line longer
+ * than the buffer is cut (a log line, not data). */
+static void to_handler(void (*fn)(void *, int, const char *, const char *),
+                       void *ctx, int32_t level, const char *plugin_id,
+                       const char *msg, size_t len)
+{
+  char line[2048];
+
+  if (len >= sizeof(line))
+    len = sizeof(line) - 1;
+  memcpy(line, msg, len);
+  line[len] = '\0';
+  fn(ctx, (int)level, plugin_id, line);
+}
+
 static void host_log(void *ctx, int32_t level, const char *plugin_id,
                      const char *msg, size_t len)
 {
   static const char *names[] = {"error", "warning", "info", "debug"};
+  void (*fn)(void *, int, const char *, const char *);
+  void *fn_ctx;
 
   (void)ctx;
-  if (level > PC_LOG_WARN)
-    return;  /* info and debug lines: none are shown yet */
+  if (!msg) {
+    msg = "";
+    len = 0;
+  }
+  pthread_mutex_lock(&log_lock);
+  fn = log_fn;
+  fn_ctx = log_ctx;
+  pthread_mutex_unlock(&log_lock);
   if (level < 0 || level > PC_LOG_DEBUG)
     level = PC_LOG_ERROR;
+  if (fn) {
+    to_handler(fn, fn_ctx, level, plugin_id, msg, len);
+    return;
+  }
+  if (level > PC_LOG_WARN)
+    return;  /* info and debug lines: none are shown on stderr */
   fprintf(stderr, "promptc: %s: %s%s%.*s\n", names[level],
           plugin_id ? plugin_id : "", plugin_id ? ": " : "", (int)len, msg);
 }

@@ -20,6 +20,19 @@ struct pc_call {
 const pc_host_api *pc_host_api_get(void);
 
 /*
+ * pc_host_set_log - send every line the host log is given (by the host
+ * and by plugins, at any level) to `fn` instead of writing the error and
+ * warning lines to stderr; fn NULL restores stderr. `message` is one
+ * NUL-terminated line, `source` the plugin id or NULL for the host; both
+ * are borrowed for the call. `ctx` is borrowed until the handler is
+ * replaced and every log call that read it has returned. Process-wide.
+ * Thread: any; `fn` may be called from any thread, several at once.
+ */
+void pc_host_set_log(void (*fn)(void *ctx, int level, const char *source,
+                                const char *message),
+                     void *ctx);
+
+/*
  * pc_host_secret_lookup - resolve a secret reference: "env:NAME" (the
  * environment variable) or "file:PATH" (the file's bytes, without a
  * trailing newline). Copies it into buf (cap bytes, NUL-terminated) and

@@ -369,8 +369,67 @@ static void test_sessions_in_threads_share_a_program(void)
   pc_prog_free(p);
 }
 
+/* What a log handler was given. */
+typedef struct log_seen {
+  pthread_mutex_t lock;
+  int lines;
+  int level;
+  int from_host;       /* source was NULL */
+  char message[512];
+} log_seen;
+
+static void on_log(void *ctx, int level, const char *source,
+                   const char *message)
+{
+  log_seen *seen = ctx;
+
+  pthread_mutex_lock(&seen->lock);
+  if (!seen->lines++) {
+    seen->level = level;
+    seen->from_host = source == NULL;
+    snprintf(seen->message, sizeof(seen->message), "%s", message);
+  }
+  pthread_mutex_unlock(&seen->lock);
+}
+
+/* A cache under a regular file cannot be opened: the warning goes to the
+ * handler, and after pc_set_log_handler(NULL, NULL) no longer does. */
+static void test_log_handler_gets_the_warnings(void)
+{
+  const char *file = pc_test_tmpfile("x", 1, ".txt");
+  char cache[4200];
+  pc_session_opts o = PC_SESSION_OPTS_INIT;
+  pc_session *s = NULL;
+  pc_error err = PC_ERROR_INIT;
+  log_seen seen;
+
+  memset(&seen, 0, sizeof(seen));
+  pthread_mutex_init(&seen.lock, NULL);
+  paths();
+  snprintf(cache, sizeof(cache), "%s/cache.sqlite", file);
+  o.cache_path = cache;
+  o.threads = 1;
+  pc_set_log_handler(on_log, &seen);
+  CU_ASSERT_EQUAL(pc_session_open(cfg_path, &o, &s, &err), PC_OK);
+  pc_session_close(s);
+  pc_set_log_handler(NULL, NULL);
+  CU_ASSERT_EQUAL(seen.lines, 1);
+  CU_ASSERT_EQUAL(seen.level, PC_LOG_WARN);
+  CU_ASSERT_TRUE(seen.from_host);
+  CU_ASSERT_PTR_NOT_NULL(strstr(seen.message, cache));
+  CU_ASSERT_PTR_NOT_NULL(strstr(seen.message, "caching in memory only"));
+
+  /* Back on stderr: the handler hears nothing more. */
+  s = NULL;
+  CU_ASSERT_EQUAL(pc_session_open(cfg_path, &o, &s, &err), PC_OK);
+  pc_session_close(s);
+  CU_ASSERT_EQUAL(seen.lines, 1);
+  pthread_mutex_destroy(&seen.lock);
+}
+
 static CU_TestInfo api_tests[] = {
   {"a session needs a config", test_session_needs_a_config},
+  {"a log handler gets the warnings", test_log_handler_gets_the_warnings},
   {"a session error names the config file",
    test_session_error_names_the_config_file},
   {"options with a too small struct_size are refused",

@@ -29,9 +29,10 @@
  *   sessions may be used at once from different threads. A program
  *   handle may be shared by sessions and threads as long as no call
  *   frees it meanwhile. pc_prog_load and pc_prog_save need no session.
- * - The library never prints results and never exits. Plugins' warnings
- *   (a cache that cannot be opened, a plugin that failed to load) go to
- *   stderr through the host log, as in the promptc command.
+ * - The library never prints results and never exits. Warnings of the
+ *   library and its plugins (a cache that cannot be opened, a plugin that
+ *   failed to load) go to stderr, as in the promptc command, unless the
+ *   application gives them a handler (pc_set_log_handler).
  */
 #ifndef PROMPTC_PROMPTC_H
 #define PROMPTC_PROMPTC_H
@@ -55,6 +56,27 @@ const char *pc_strerror(int code);
 /* Static symbolic name for a status code ("PC_E_INVALID_ARG"), never NULL.
  * Since: 0.1. */
 const char *pc_errname(int code);
+
+/* ---- logging ----------------------------------------------------------- */
+
+/* A log handler: `level` is PC_LOG_ERROR, PC_LOG_WARN, PC_LOG_INFO or
+ * PC_LOG_DEBUG (promptc/plugin.h); `source` is the id of the plugin that
+ * logged the line, or NULL for the library itself; `message` is the line,
+ * NUL-terminated. Both strings are borrowed for the call only. */
+typedef void (*pc_log_handler)(void *ctx, int level, const char *source,
+                               const char *message);
+
+/*
+ * pc_set_log_handler - send every line the library and its plugins log,
+ * at every level, to `fn` (with `ctx`) instead of writing the errors and
+ * warnings to stderr; `fn` NULL restores stderr. Process-wide, like
+ * SQLite's SQLITE_CONFIG_LOG: set it before opening sessions. `fn` may be
+ * called from any of the sessions' threads, several at once, so it must
+ * be thread-safe, and it must not call back into the library. `ctx` is
+ * borrowed: keep it alive until the handler has been replaced and the
+ * sessions that might still be logging are closed. Since: 0.2.
+ */
+void pc_set_log_handler(pc_log_handler fn, void *ctx);
 
 /* ---- sessions ---------------------------------------------------------- */
 
