@@ -832,7 +832,8 @@ static int compile_run(struct compile *c, pc_error *err)
   struct json_object *record;
   int rc;
 
-  if ((rc = score_val(c, c->prog, &c->base_pct, &c->base_n, err)))
+  if ((rc = pc_compile_preflight(c->opt, c->prog, c->train, c->val, err)) ||
+      (rc = score_val(c, c->prog, &c->base_pct, &c->base_n, err)))
     return rc;
   memset(&co, 0, sizeof(co));
   co.rt = c->s->rt;

@@ -1542,6 +1542,43 @@ out:
 
 /* ---- the run ------------------------------------------------------------ */
 
+struct json_object *pc_compile_sizes(const pc_program *prog,
+                                     const pc_dataset *train,
+                                     const pc_dataset *val)
+{
+  struct json_object *info = json_object_new_object();
+
+  if (!info ||
+      put(info, "train", json_object_new_int64((int64_t)train->n_rows)) ||
+      put(info, "val", json_object_new_int64((int64_t)val->n_rows)) ||
+      put(info, "predictors", json_object_new_int64(
+            (int64_t)pc_program_n_predictors(prog))) ||
+      put(info, "calls_per_run", json_object_new_int64(
+            (int64_t)pc_program_n_steps(prog))) ||
+      put(info, "val_is_train", json_object_new_boolean(val == train))) {
+    json_object_put(info);
+    return NULL;
+  }
+  return info;
+}
+
+int pc_compile_preflight(pc_optimizer *opt, const pc_program *prog,
+                         const pc_dataset *train, const pc_dataset *val,
+                         pc_error *err)
+{
+  struct json_object *info, *est = NULL;
+  int rc;
+
+  if (!pc_optimizer_has_estimate(opt))
+    return PC_OK;  /* nothing to ask: the search itself will tell */
+  if (!(info = pc_compile_sizes(prog, train, val)))
+    return pc_error_set(err, PC_E_NOMEM, "compile: out of memory");
+  rc = pc_optimizer_estimate(opt, info, &est, err);
+  json_object_put(info);
+  json_object_put(est);
+  return rc;
+}
+
 int pc_compile_run(const pc_compile_opts *o, pc_compile_result *out,
                    pc_error *err)
 {

@@ -89,6 +89,27 @@ int pc_compile_run(const pc_compile_opts *opts, pc_compile_result *out,
 void pc_compile_result_clear(pc_compile_result *r);
 
 /*
+ * pc_compile_sizes - what an optimizer's estimate is told: {"train",
+ * "val", "predictors", "calls_per_run", "val_is_train"} for `prog` on
+ * these splits (borrowed; val may be train). A new object
+ * (json_object_put), or NULL when out of memory.
+ */
+struct json_object *pc_compile_sizes(const pc_program *prog,
+                                     const pc_dataset *train,
+                                     const pc_dataset *val);
+
+/*
+ * pc_compile_preflight - ask the optimizer's estimate about these splits
+ * before anything is spent, so that settings the splits make impossible
+ * (SIMBA's bsize over the train size, ...) are refused before the baseline
+ * evaluation. An optimizer without an estimate passes. On failure the
+ * optimizer's code (PC_E_INVALID_ARG for a setting) and message.
+ */
+int pc_compile_preflight(pc_optimizer *opt, const pc_program *prog,
+                         const pc_dataset *train, const pc_dataset *val,
+                         pc_error *err);
+
+/*
  * pc_compile_apply_state - a new program: `prog` with `state` (an object
  * of predictor path -> {"instructions", "demos"}, members left out keep
  * prog's) applied. Borrowed arguments; *out owned by the caller

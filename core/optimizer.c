@@ -134,6 +134,11 @@ int pc_optimizer_settings(pc_optimizer *o, struct json_object **out,
   return rc;
 }
 
+int pc_optimizer_has_estimate(const pc_optimizer *o)
+{
+  return o->iface->estimate != NULL;
+}
+
 int pc_optimizer_estimate(pc_optimizer *o, const struct json_object *info,
                           struct json_object **out, pc_error *err)
 {
@@ -156,7 +161,7 @@ int pc_optimizer_estimate(pc_optimizer *o, const struct json_object *info,
     if (rc) {
       if (!perr.code)
         perr.code = rc;
-      rc = pc_error_wrap(err, &perr, "optimizer \"%s\": estimate", o->name);
+      rc = pc_error_wrap(err, &perr, "optimizer \"%s\"", o->name);
     } else {
       rc = read_object(o, "its estimate", &b, out, err);
     }

@@ -37,6 +37,9 @@ const char *pc_optimizer_plugin_version(const pc_optimizer *o);
 int pc_optimizer_settings(pc_optimizer *o, struct json_object **out,
                           pc_error *err);
 
+/* Non-zero when the optimizer's plugin gives an estimate. */
+int pc_optimizer_has_estimate(const pc_optimizer *o);
+
 /* The optimizer's cost estimate for `info` ({"train", "val",
  * "predictors", "calls_per_run"}; borrowed). *out is a new object with
  * "lm_calls", "metric_calls" and "proposal_calls" (json_object_put). */

@@ -930,7 +930,8 @@ static uint64_t pick_seed(const struct ctx *x)
 
 static int dry_run(struct ctx *x)
 {
-  struct json_object *info = json_object_new_object(), *est = NULL, *o;
+  struct json_object *info = pc_compile_sizes(x->s.prog, x->train, x->val);
+  struct json_object *est = NULL, *o;
   pc_error err = PC_ERROR_INIT;
   int status = PC_EXIT_OK;
 
@@ -938,16 +939,6 @@ static int dry_run(struct ctx *x)
     cli_error("out of memory");
     return PC_EXIT_ENV;
   }
-  json_object_object_add(info, "train",
-                         json_object_new_int64((int64_t)x->train->n_rows));
-  json_object_object_add(info, "val",
-                         json_object_new_int64((int64_t)x->val->n_rows));
-  json_object_object_add(info, "predictors", json_object_new_int64(
-    (int64_t)pc_program_n_predictors(x->s.prog)));
-  json_object_object_add(info, "calls_per_run", json_object_new_int64(
-    (int64_t)pc_program_n_steps(x->s.prog)));
-  json_object_object_add(info, "val_is_train",
-                         json_object_new_boolean(x->val == x->train));
   if (pc_optimizer_estimate(x->opt, info, &est, &err)) {
     json_object_put(info);
     return cli_fail(cli_status_of(err.code), &err, "compile --dry-run");
@@ -1198,6 +1189,12 @@ int cmd_compile(int argc, char **argv)
         goto out;
       }
     }
+  }
+  /* Settings the splits make impossible are refused before the run is
+   * recorded or the baseline spends anything. */
+  if (pc_compile_preflight(x.opt, x.s.prog, x.train, x.val, &err)) {
+    status = cli_fail(cli_status_of(err.code), &err, "compile");
+    goto out;
   }
   if ((!x.store && (status = open_store(&x))) || (status = begin_run(&x)))
     goto out;

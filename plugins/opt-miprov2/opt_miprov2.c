@@ -409,6 +409,14 @@ static int mp_estimate(void *inst, const char *info_json, size_t len,
     V = pl.val_size;
   minibatch = pl.val_size >= 0 ? V > MIN_MINIBATCH_SIZE
                                : (int)o->vals[S_MINIBATCH].i;
+  /* The check compile makes, made here too so the host can refuse the
+   * compile before its baseline evaluation. */
+  if (minibatch && o->vals[S_MINIBATCH_SIZE].i > V)
+    return pc__opt_error(err, PC_E_INVALID_ARG, WHO ": minibatch_size: "
+                         "%lld is more than the %lld val examples; lower it "
+                         "or set minibatch to false",
+                         (long long)o->vals[S_MINIBATCH_SIZE].i,
+                         (long long)V);
   for (s = 0; s < pl.n_fewshot; s++)
     if (set_is_bootstrap(&pl, s) && (s != 2 || pl.boot_max > 0))
       boots++;

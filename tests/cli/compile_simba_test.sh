@@ -256,10 +256,11 @@ contains "$pc_tmp/err" "simba: max_demos: expected an integer >= 0"
 compile 3 triage "$T/cfg-bad.json" --set bsize=60 --dry-run
 contains "$pc_tmp/err" "simba: bsize: 60 is more than the 50 train examples"
 check "bad settings make no LM call" test ! -s "$T/bad.log"
-# |T| < bsize is only known once the splits are read: the host scores the
-# baseline on val first, then the optimizer refuses before its search.
-compile 3 triage "$T/triage.json" --set bsize=51 -o "$T/bad4.json"
+# |T| < bsize is only known once the splits are read: the host asks the
+# optimizer's estimate before the baseline, so nothing is spent either.
+compile 3 triage "$T/cfg-bad.json" --set bsize=51 -o "$T/bad4.json"
 contains "$pc_tmp/err" "simba: bsize: 51 is more than the 50 train examples"
+check "a bsize over the train size makes no LM call" test ! -s "$T/bad.log"
 check "bad settings write nothing" \
   test ! -e "$T/bad1.json" -a ! -e "$T/bad2.json" -a ! -e "$T/bad3.json" \
   -a ! -e "$T/bad4.json"

@@ -254,6 +254,19 @@ static void test_compile_returns_a_program_and_its_report(void)
                   PC_E_UNSUPPORTED);
   CU_ASSERT_PTR_NULL(c);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no-such-optimizer"));
+  /* Settings the splits make impossible are refused before the baseline
+   * evaluation, as the command refuses them. */
+  {
+    pc_error err2 = PC_ERROR_INIT;
+
+    CU_ASSERT_EQUAL(pc_prog_compile(s, p, "simba", "{\"bsize\": 999999}",
+                                    train_path, dev_path, NULL, &c, &report,
+                                    &err2), PC_E_INVALID_ARG);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_PTR_NULL(report);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err2.message, "simba: bsize: 999999 is "
+                                  "more than the"));
+  }
   pc_prog_free(p);
   pc_session_close(s);
 }
