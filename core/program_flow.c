@@ -737,6 +737,7 @@ static int load_step_body(pc_module_loader *ld, const char *where,
   char sub[PC_ERROR_MESSAGE_MAX];
   struct json_object *x = NULL;
   struct pc__scope *saved = NULL;
+  const struct pc__scope *sc;
   size_t mark, n_then;
   int rc;
 
@@ -772,6 +773,13 @@ static int load_step_body(pc_module_loader *ld, const char *where,
     rc = parse_binding(ld, sub, NULL, x, st->over);
     if (rc)
       return rc;
+    /* A nested foreach may not reuse an enclosing item's name: the two
+     * would share one value, and the inner loop's end would remove it. */
+    sc = scope_find(ld->vis, ld->n_vis, st->as);
+    if (sc && sc->is_var)
+      return pc__ld_fail(ld, PC_E_INVALID_ARG, "%s.as: item '%s' is already "
+                         "the item of an enclosing foreach; give this one "
+                         "another name", where, st->as);
     mark = ld->n_vis;
     rc = scope_push(ld, &ld->vis, &ld->n_vis, st->id, st, 0);
     if (!rc)

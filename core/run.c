@@ -160,6 +160,19 @@ static int set_int(struct run *r, struct json_object *state, const char *key,
   return PC_OK;
 }
 
+/* Set a boolean member of the loop's state. */
+static int set_bool(struct run *r, struct json_object *state, const char *key,
+                    int b)
+{
+  struct json_object *v = json_object_new_boolean(b);
+
+  if (!v || json_object_object_add(state, key, v)) {
+    json_object_put(v);
+    return pc_error_set(r->err, PC_E_NOMEM, "%s: out of memory", key);
+  }
+  return PC_OK;
+}
+
 /*
  * repeat: the body up to `bound` times; env[id] is the state object
  * {"<list>": [...], "iteration": i, "iterations": done, "exhausted": b},
@@ -178,7 +191,7 @@ static int run_repeat(struct run *r, const pc_step *st)
   }
   rc = set_int(r, state, "iterations", 0);
   if (!rc)
-    rc = set_int(r, state, "exhausted", 0);
+    rc = set_bool(r, state, "exhausted", 0);
   for (i = 0; i < st->bound && !rc && !stop; i++) {
     rc = tick(r, st->id);
     if (!rc)
@@ -192,23 +205,9 @@ static int run_repeat(struct run *r, const pc_step *st)
     if (!rc && st->cond)
       rc = pc_cond_eval(st->cond, r->env, &stop, r->err);
   }
-  if (!rc && !stop) {
-    struct json_object *yes = json_object_new_boolean(1);
-
-    if (!yes || json_object_object_add(state, "exhausted", yes)) {
-      json_object_put(yes);
-      rc = pc_error_set(r->err, PC_E_NOMEM, "step %s: out of memory",
-                        st->id);
-    }
-  } else if (!rc) {
-    struct json_object *no = json_object_new_boolean(0);
-
-    if (!no || json_object_object_add(state, "exhausted", no)) {
-      json_object_put(no);
-      rc = pc_error_set(r->err, PC_E_NOMEM, "step %s: out of memory",
-                        st->id);
-    }
-  }
+  /* Exhausted: every pass ran and "until" never held. */
+  if (!rc && !stop)
+    rc = set_bool(r, state, "exhausted", 1);
   return rc;
 }
 

@@ -144,6 +144,27 @@ static void test_repeat_until_stops_early_and_unique_dedups(void)
              "{\"a\":[\"same\"],\"n\":4,\"bound\":false}", 4);
 }
 
+static void test_repeat_exhausted_is_false_in_the_body_and_after_until(void)
+{
+  /* "exhausted" is a boolean from the start: the body's test for false
+   * holds in every iteration, and after "until" stops the loop it is
+   * still false (not the integer 0, which "equals" tells apart). */
+  expect_run(HEAD "'flow': [{'repeat': 3, 'id': 'h', 'steps': ["
+             "{'if': {'equals': ['$h.exhausted', false]}, 'id': 'c', "
+             "'then': [{'call': 'echo', 'id': 'yes', 'inputs': "
+             "{'question': 'in-false'}}], 'else': [{'call': 'echo', "
+             "'id': 'no', 'inputs': {'question': 'in-other'}}]}], "
+             "'accumulate': {'seen': '$c.answer'}, "
+             "'until': {'equals': ['$h.iterations', 2]}}, "
+             "{'if': {'equals': ['$h.exhausted', false]}, 'id': 'd', "
+             "'then': [{'call': 'echo', 'id': 'after', 'inputs': "
+             "{'question': 'after-false'}}]}], "
+             "'outputs': {'seen': '$h.seen', 'after': '$d.answer', "
+             "'bound': '$h.exhausted'}}",
+             "{}", "{\"seen\":[\"in-false\",\"in-false\"],"
+             "\"after\":\"after-false\",\"bound\":false}", 3);
+}
+
 static void test_foreach_collects_in_item_order(void)
 {
   expect_run(HEAD "'flow': [{'foreach': '$input.items', 'as': 'item', "
@@ -181,6 +202,39 @@ static void test_foreach_refuses_too_many_items_and_non_lists(void)
              0);
   expect_run(prog, "{'items': 'abc'}",
              "ERROR: step 'each': foreach: '$input.items' is not a list", 0);
+}
+
+static void test_nested_foreach_may_not_reuse_the_item_name(void)
+{
+  /* The inner loop would share (and at its end remove) the outer item. */
+  expect_invalid(HEAD "'flow': [{'foreach': '$input.rows', 'as': 'it', "
+                 "'id': 'outer', 'steps': [{'foreach': '$it', 'as': 'it', "
+                 "'id': 'inner', 'steps': [{'call': 'echo', 'inputs': "
+                 "{'question': '$it'}}]}]}], 'outputs': {'a': "
+                 "'$echo.answer'}}",
+                 "prog.json: flow[0].steps[0].as: item 'it' is already the "
+                 "item of an enclosing foreach; give this one another "
+                 "name");
+  /* Distinct names nest, and the outer item outlives the inner loop. */
+  expect_run(HEAD "'flow': [{'foreach': '$input.rows', 'as': 'row', "
+             "'id': 'outer', 'steps': [{'foreach': '$row', 'as': 'it', "
+             "'id': 'inner', 'steps': [{'call': 'echo', 'id': 'e1', "
+             "'inputs': {'question': '$it'}}]}, {'call': 'echo', "
+             "'id': 'e2', 'inputs': {'question': '$row'}}], 'collect': "
+             "{'rows': '$e2.answer'}}], 'outputs': {'rows': "
+             "'$outer.rows'}}",
+             "{'rows': [['a'], ['b']]}",
+             "{\"rows\":[\"\xc2\xab" "a\xc2\xbb\",\"\xc2\xab"
+             "b\xc2\xbb\"]}", 4);
+  /* Loops side by side may share a name. */
+  expect_run(HEAD "'flow': [{'foreach': '$input.items', 'as': 'it', "
+             "'id': 'one', 'steps': [{'call': 'echo', 'id': 'e1', "
+             "'inputs': {'question': '$it'}}], 'collect': {'a': "
+             "'$e1.answer'}}, {'foreach': '$input.items', 'as': 'it', "
+             "'id': 'two', 'steps': [{'call': 'echo', 'id': 'e2', "
+             "'inputs': {'question': '$it'}}], 'collect': {'a': "
+             "'$e2.answer'}}], 'outputs': {'a': '$one.a', 'b': '$two.a'}}",
+             "{'items': ['x']}", "{\"a\":[\"x\"],\"b\":[\"x\"]}", 2);
 }
 
 static void test_if_runs_one_branch_and_its_id_reads_it(void)
@@ -356,7 +410,11 @@ static CU_TestInfo flow_tests[] = {
    test_repeat_body_reads_the_accumulator_and_iteration},
   {"repeat until stops early and unique dedups",
    test_repeat_until_stops_early_and_unique_dedups},
+  {"repeat exhausted is false in the body and after until",
+   test_repeat_exhausted_is_false_in_the_body_and_after_until},
   {"foreach collects in item order", test_foreach_collects_in_item_order},
+  {"nested foreach may not reuse the item name",
+   test_nested_foreach_may_not_reuse_the_item_name},
   {"foreach refuses too many items and non-lists",
    test_foreach_refuses_too_many_items_and_non_lists},
   {"if runs one branch and its id reads it",
