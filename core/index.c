@@ -14,6 +14,7 @@
 #include "file.h"
 #include "hash.h"
 #include "index.h"
+#include "json_text.h"
 #include "sql.h"
 
 struct pc_index {
@@ -139,25 +140,22 @@ static int add_row(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *fts,
                    const char *corpus, size_t lineno, const char *line,
                    size_t len, const char *out, pc_error *err)
 {
-  json_tokener *tok = json_tokener_new();
   struct json_object *row = NULL, *id = NULL, *title = NULL, *text = NULL;
+  pc_error jerr = PC_ERROR_INIT;
   char idbuf[32];
   const char *idtext;
   sqlite3_int64 rowid;
-  int rc = PC_OK;
+  int rc;
 
-  if (!tok)
-    return pc_error_set(err, PC_E_NOMEM, "%s: out of memory", corpus);
-  row = json_tokener_parse_ex(tok, line, (int)len);
-  if (!row || json_tokener_get_error(tok) != json_tokener_success) {
-    rc = pc_error_set(err, PC_E_INVALID_ARG, "%s:%zu: not a JSON value: %s",
-                      corpus, lineno,
-                      json_tokener_error_desc(json_tokener_get_error(tok)));
+  /* Strict: no comments, single quotes, invalid UTF-8 or trailing text. */
+  rc = pc_json_parse(line, len, PC_JSON_PARSE_STRICT, &row, &jerr);
+  if (rc == PC_E_NOMEM) {
+    rc = pc_error_set(err, PC_E_NOMEM, "%s: out of memory", corpus);
     goto out;
   }
-  if (json_tokener_get_parse_end(tok) != len) {
-    rc = pc_error_set(err, PC_E_INVALID_ARG, "%s:%zu: text after the JSON "
-                      "value", corpus, lineno);
+  if (rc) {
+    rc = pc_error_set(err, PC_E_INVALID_ARG, "%s:%zu: not a JSON value: %s",
+                      corpus, lineno, jerr.message);
     goto out;
   }
   if (!json_object_is_type(row, json_type_object)) {
@@ -223,7 +221,6 @@ static int add_row(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *fts,
 
 out:
   json_object_put(row);
-  json_tokener_free(tok);
   return rc;
 }
 

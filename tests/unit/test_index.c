@@ -145,7 +145,14 @@ static void test_bad_corpus_lines_name_file_and_line(void)
     {"{\"id\": 1, \"text\": \"ok\"}\n\n[1]\n", ":3: expected a JSON object"},
     {"{\"id\": 1.5, \"text\": \"x\"}\n", ":1: id: expected a string or an "
      "integer"},
-    {"{\"id\": 1, \"text\": \"x\"} {}\n", ":1: text after the JSON value"},
+    {"{\"id\": 1, \"text\": \"x\"} {}\n", ":1: not a JSON value: offset "
+     "23: "},
+    /* Strict JSON only: no comments, single quotes or invalid UTF-8. */
+    {"{\"id\": 1, \"text\": \"ok\"}\n{\"id\": 2, /* c */ \"text\": \"x\"}\n",
+     ":2: not a JSON value: offset 10: "},
+    {"{'id': 1, 'text': 'x'}\n", ":1: not a JSON value: offset "},
+    {"{\"id\": 1, \"text\": \"bad \xff byte\"}\n",
+     ":1: not a JSON value: offset 23: "},
     {"{\"id\": \"a\"}\n", ":1: text: expected a string"},
     {"{\"id\": \"a\", \"text\": \"x\", \"title\": 3}\n", ":1: title: "
      "expected a string"},
