@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "json_text.h"
 #include "module.h"
 #include "tool.h"
 #include "value.h"
@@ -528,23 +529,32 @@ static int traj_add(struct json_object *traj, const char *what, int idx,
 }
 
 /* An observation value: a tool's text, or the list of strings it holds
- * when it is a JSON array of strings (a retriever's passages, rendered as
- * DSPy renders a list a Python tool returns). Takes `text` over. */
+ * when the whole text is one strict JSON array of strings (a retriever's
+ * passages, rendered as DSPy renders a list a Python tool returns); text
+ * after the array keeps it text. Takes `text` over; NULL when out of
+ * memory. */
 static struct json_object *observation_value(char *text)
 {
   struct json_object *v = NULL;
+  pc_error jerr = PC_ERROR_INIT;
   size_t i, n;
 
-  if (text[0] == '[' && (v = json_tokener_parse(text)) &&
-      json_object_is_type(v, json_type_array)) {
-    n = json_object_array_length(v);
-    for (i = 0; i < n; i++)
-      if (!json_object_is_type(json_object_array_get_idx(v, i),
-                               json_type_string))
-        break;
-    if (i == n) {
+  if (text[0] == '[') {
+    if (pc_json_parse(text, strlen(text), PC_JSON_PARSE_STRICT, &v,
+                      &jerr) == PC_E_NOMEM) {
       pc_free(text);
-      return v;
+      return NULL;
+    }
+    if (v && json_object_is_type(v, json_type_array)) {
+      n = json_object_array_length(v);
+      for (i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(v, i),
+                                 json_type_string))
+          break;
+      if (i == n) {
+        pc_free(text);
+        return v;
+      }
     }
   }
   json_object_put(v);

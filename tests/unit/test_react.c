@@ -292,7 +292,10 @@ static const char knowledge[] =
   "{\"tool\": \"calculator\", \"args\": {\"expression\": \"4 + 2\"}}]}\n"
   "{\"id\": \"nosuch\", \"question\": \"Use a tool nobody has.\", "
   "\"answer\": \"9\", \"tool_calls\": [{\"tool\": \"teleport\", "
-  "\"args\": {}}]}\n";
+  "\"args\": {}}]}\n"
+  "{\"id\": \"echo\", \"question\": \"Echo a list and more.\", "
+  "\"answer\": \"5\", \"tool_calls\": [{\"tool\": \"echo\", "
+  "\"args\": {\"text\": \"[] and more\"}}]}\n";
 
 static const char agent_program[] =
   "{\"schema\": \"promptc.program/1\", \"modules\": {\"agent\": {"
@@ -301,15 +304,24 @@ static const char agent_program[] =
   "{\"query\": {\"type\": \"string\"}}}, {\"name\": \"slow\", \"args\": "
   "{\"ms\": {\"type\": \"integer\"}}}], \"max_iters\": 2}}}";
 
+/* The agent with the fixture's echo tool, whose output the test picks. */
+static const char echo_program[] =
+  "{\"schema\": \"promptc.program/1\", \"modules\": {\"agent\": {"
+  "\"type\": \"react\", \"signature\": \"question -> answer\", "
+  "\"tools\": [{\"name\": \"echo\", \"args\": {\"text\": "
+  "{\"type\": \"string\"}}}], \"max_iters\": 2}}}";
+
 typedef struct sim_env {
   pc_config *cfg;
   pc_runtime *rt;
   pc_program *prog;
 } sim_env;
 
-/* Open the sim runtime and the agent; `lm_extra` (may be "") adds members
- * to the sim's settings, e.g. "\"max_context_tokens\": 900, ". */
-static int env_open_with(sim_env *e, const char *lm_extra)
+/* Open the sim runtime and the agent of program text `prog_text`;
+ * `lm_extra` (may be "") adds members to the sim's settings, e.g.
+ * "\"max_context_tokens\": 900, ". */
+static int env_open_prog(sim_env *e, const char *lm_extra,
+                         const char *prog_text)
 {
   char text[2048];
   const char *kpath, *cpath;
@@ -323,7 +335,8 @@ static int env_open_with(sim_env *e, const char *lm_extra)
            "\"base_skill\": 1.0, \"max_skill\": 1.0, "
            "\"malformed_rate\": 0.0}, "
            "\"tools\": {\"broken\": {\"type\": \"fx_fail\"}, "
-           "\"slow\": {\"type\": \"fx_sleep\", \"timeout_ms\": 100}}}",
+           "\"slow\": {\"type\": \"fx_sleep\", \"timeout_ms\": 100}, "
+           "\"echo\": {\"type\": \"fx_echo\"}}}",
            kpath, lm_extra);
   cpath = pc_test_tmpfile(text, strlen(text), ".json");
   if (pc_config_load(cpath, &e->cfg, &err))
@@ -334,12 +347,18 @@ static int env_open_with(sim_env *e, const char *lm_extra)
   o.threads = 1;
   o.no_cache = 1;
   if (pc_runtime_open(&o, &e->rt, &err) ||
-      !(e->prog = program(agent_program, &err)))
+      !(e->prog = program(prog_text, &err)))
     goto fail;
   return 0;
 fail:
   fprintf(stderr, "react env: %s\n", err.message);
   return -1;
+}
+
+/* The usual agent, with `lm_extra` as env_open_prog takes it. */
+static int env_open_with(sim_env *e, const char *lm_extra)
+{
+  return env_open_prog(e, lm_extra, agent_program);
 }
 
 static int env_open(sim_env *e)
@@ -482,6 +501,27 @@ static void test_tool_timeout_becomes_observation(void)
   }
 }
 
+static void test_observation_is_a_list_only_when_wholly_json(void)
+{
+  sim_env e;
+  size_t calls;
+  struct json_object *out, *traj = NULL, *obs = NULL;
+
+  /* "[] and more" starts like a JSON array but goes on: it is text, kept
+   * whole, not the empty list its first two bytes make. */
+  CU_ASSERT_EQUAL_FATAL(env_open_prog(&e, "", echo_program), 0);
+  out = run_agent(&e, "Echo a list and more.", &calls);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  PC_ASSERT_STR_EQ(member(out, "trajectory", "tool_name_0"), "echo");
+  CU_ASSERT_TRUE(json_object_object_get_ex(out, "trajectory", &traj));
+  CU_ASSERT_TRUE(json_object_object_get_ex(traj, "observation_0", &obs));
+  CU_ASSERT_TRUE(json_object_is_type(obs, json_type_string));
+  PC_ASSERT_STR_EQ(member(out, "trajectory", "observation_0"),
+                   "[] and more");
+  json_object_put(out);
+  env_close(&e);
+}
+
 static void test_max_iters_ends_loop_and_extract_runs(void)
 {
   sim_env e;
@@ -605,6 +645,8 @@ int main(void)
      test_tool_failure_becomes_observation},
     {"tool timeout becomes observation",
      test_tool_timeout_becomes_observation},
+    {"observation is a list only when wholly JSON",
+     test_observation_is_a_list_only_when_wholly_json},
     {"max_iters ends loop and extract runs",
      test_max_iters_ends_loop_and_extract_runs},
     {"unparseable step ends loop", test_unparseable_step_ends_loop},
