@@ -50,6 +50,7 @@ typedef struct tool_job {
   size_t args_len;
   pc_buf out;
   int rc;
+  int not_run;               /* never called: deadline passed first */
   pc_error err;
 } tool_job;
 
@@ -111,6 +112,22 @@ static uint64_t now_ns(void)
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The CLOCK_REALTIME time at which the monotonic clock reaches
+ * `deadline_ns` (now when it has passed): pthread_mutex_timedlock and
+ * pthread_cond_timedwait take realtime. */
+static struct timespec realtime_at(uint64_t deadline_ns)
+{
+  struct timespec ts;
+  uint64_t now = now_ns(), abs;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  abs = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+        (deadline_ns > now ? deadline_ns - now : 0);
+  ts.tv_sec = (time_t)(abs / 1000000000u);
+  ts.tv_nsec = (long)(abs % 1000000000u);
+  return ts;
 }
 
 /* The schema and the required names of `vt`, checked. */
@@ -421,21 +438,30 @@ static int check_args(const pc_tool *t, const struct json_object *args,
   return PC_OK;
 }
 
+/* Run the job's call. A tool that is not thread-safe is waited for only
+ * up to the call's deadline, so calls behind a stuck one give up then
+ * rather than each keeping a thread blocked until it returns. */
 static void *worker(void *arg)
 {
   tool_job *j = arg;
   pc_tool *t = j->tool;
   pc_text_sink sink = pc_host_buf_sink(&j->out);
-  int rc;
+  int rc, locked = 0;
 
-  if (t->serialise)
-    pthread_mutex_lock(&t->lock);
-  if (pc_host_api_get()->is_cancelled(NULL, &j->call))
+  if (t->serialise) {
+    struct timespec until = realtime_at(j->call.deadline_ns);
+
+    locked = pthread_mutex_timedlock(&t->lock, &until) == 0;
+  }
+  if ((t->serialise && !locked) ||
+      pc_host_api_get()->is_cancelled(NULL, &j->call)) {
+    j->not_run = 1;
     rc = pc_error_set(&j->err, PC_E_TIMEOUT, "timed out before it ran");
-  else
+  } else {
     rc = t->vt->call(t->inst, &j->call, j->args, j->args_len, &sink,
                      &j->err);
-  if (t->serialise)
+  }
+  if (locked)
     pthread_mutex_unlock(&t->lock);
   if (rc < 0 || rc >= PC_E_LAST)
     rc = PC_E_INTERNAL;
@@ -472,14 +498,7 @@ static int wait_job(tool_job *j, const pc_call *call)
     }
     if (until > j->call.deadline_ns)
       until = j->call.deadline_ns;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    {
-      uint64_t abs = (uint64_t)ts.tv_sec * 1000000000u +
-                     (uint64_t)ts.tv_nsec + (until - now);
-
-      ts.tv_sec = (time_t)(abs / 1000000000u);
-      ts.tv_nsec = (long)(abs % 1000000000u);
-    }
+    ts = realtime_at(until);
     pthread_cond_timedwait(&j->done_cv, &j->lock, &ts);
   }
   if (rc)
@@ -540,6 +559,10 @@ int pc_tool_call(pc_tool *t, const pc_call *call,
     pthread_detach(th);
   else
     pthread_join(th, NULL);
+  /* A call that never ran because its deadline came first (the tool was
+   * busy) is a timeout like any other. */
+  if (!rc && j->not_run)
+    rc = PC_E_TIMEOUT;
   if (rc == PC_E_TIMEOUT && own_deadline) {
     /* The limit, not the time measured, so the message (which becomes
      * an observation in a prompt) is the same on every run. */

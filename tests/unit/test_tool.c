@@ -1,5 +1,6 @@
 /* tests/unit/test_tool.c: core/tool.c and core/tool_calculator.c; suite
  * "tool". */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,53 @@ static void test_call_deadline_cuts_off_a_tool_earlier(void)
   pc_tool_unref(t);
 }
 
+/* The number of threads of this process, or -1 without /proc. */
+static int thread_count(void)
+{
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  int n = 0;
+
+  if (!d)
+    return -1;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static void test_calls_behind_a_stuck_one_give_up_at_their_deadline(void)
+{
+  pc_tool *t = open_fx("fx_sleep", NULL, 100);
+  pc_error err = PC_ERROR_INIT;
+  int base, rc;
+  char *obs;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  base = thread_count();
+  if (base < 0)
+    return;  /* no /proc: nothing to count */
+  /* The first call hangs (1.5 s) and keeps the instance busy. */
+  obs = call_text(t, NULL, "{\"ms\": 1500}", &rc, &err);
+  CU_ASSERT_EQUAL(rc, PC_E_TIMEOUT);
+  CU_ASSERT_PTR_NULL(obs);
+  /* Three calls queue behind it; each times out after its 100 ms, and
+   * its worker gives up waiting for the instance then too. */
+  for (int i = 0; i < 3; i++) {
+    pc_error_clear(&err);
+    obs = call_text(t, NULL, "{\"ms\": 1}", &rc, &err);
+    CU_ASSERT_EQUAL(rc, PC_E_TIMEOUT);
+    CU_ASSERT_PTR_NULL(obs);
+    PC_ASSERT_STR_EQ(err.message, "tool 'fx_sleep': timed out after "
+                     "100 ms");
+  }
+  sleep_ms(300);
+  /* Only the hanging call's worker is left, not one per queued call. */
+  CU_ASSERT_TRUE(thread_count() <= base + 1);
+  pc_tool_unref(t);
+  sleep_ms(1500);  /* let the hanging call return, for valgrind */
+}
+
 typedef struct echo_job {
   pc_tool *t;
   int ok;
@@ -545,6 +593,8 @@ int main(void)
     {"failed create names the tool", test_failed_create_names_the_tool},
     {"hanging tool is cut off at its timeout",
      test_hanging_tool_is_cut_off_at_its_timeout},
+    {"calls behind a stuck one give up at their deadline",
+     test_calls_behind_a_stuck_one_give_up_at_their_deadline},
     {"call deadline cuts off a tool earlier",
      test_call_deadline_cuts_off_a_tool_earlier},
     {"calls on one instance are serialised",
