@@ -93,9 +93,6 @@ int pc_module_add_predictor(pc_module_loader *ld, pc_module *m,
  * it comes later in the file). Borrowed. */
 pc_module *pc_module_loader_find(pc_module_loader *ld, const char *name);
 
-/* The file name (or "<memory>") of the program being loaded. Borrowed. */
-const char *pc_module_loader_origin(const pc_module_loader *ld);
-
 /*
  * pc_module_fail - set the load's error to "<origin>: modules.<m>.<fmt...>"
  * and return `code`. `fmt` starts with the member ("max_iters: expected an

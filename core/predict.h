@@ -56,6 +56,18 @@ void pc_run_ctx_init(pc_run_ctx *ctx, pc_runtime *rt);
 void pc_run_ctx_clear(pc_run_ctx *ctx);
 
 /*
+ * Hints (DSPy's Refine WrapperAdapter). While ctx->hints is set, every
+ * pc_predict and pc_predict_choices call appends the str input field
+ * PC_HINT_FIELD (description PC_HINT_DESC) to the predictor's signature
+ * for this call only, and gives it the advice for the predictor's path
+ * (a non-string value as Python's str()), or "N/A" when the hints hold
+ * none. The trace record's inputs include it. A signature that already
+ * has a field "hint_" fails the call with PC_E_INVALID_ARG.
+ */
+#define PC_HINT_FIELD "hint_"
+#define PC_HINT_DESC "A hint to the module from an earlier run"
+
+/*
  * pc_predict - call predictor `pred` on `inputs` (an object of its input
  * fields; borrowed).
  *
@@ -71,21 +83,8 @@ void pc_run_ctx_clear(pc_run_ctx *ctx);
  * fallback the message holds both errors, and the code is the
  * fallback's), a provider code (PC_E_PROVIDER, PC_E_TIMEOUT, ...) when an
  * LM call failed, PC_E_INVALID_ARG or PC_E_UNSUPPORTED for a bad adapter
- * or setting. Usage of
- * calls made before a failure is still counted.
+ * or setting. Usage of calls made before a failure is still counted.
  */
-/*
- * Hints (DSPy's Refine WrapperAdapter). While ctx->hints is set, every
- * pc_predict and pc_predict_choices call appends the str input field
- * PC_HINT_FIELD (description PC_HINT_DESC) to the predictor's signature
- * for this call only, and gives it the advice for the predictor's path
- * (a non-string value as Python's str()), or "N/A" when the hints hold
- * none. The trace record's inputs include it. A signature that already
- * has a field "hint_" fails the call with PC_E_INVALID_ARG.
- */
-#define PC_HINT_FIELD "hint_"
-#define PC_HINT_DESC "A hint to the module from an earlier run"
-
 int pc_predict(pc_run_ctx *ctx, const pc_predictor *pred,
                const struct json_object *inputs,
                struct json_object **outputs, pc_error *err);

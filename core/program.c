@@ -302,11 +302,6 @@ int pc_module_fail(pc_module_loader *ld, const pc_module *m, int code,
                       m->name, msg);
 }
 
-const char *pc_module_loader_origin(const pc_module_loader *ld)
-{
-  return ld->origin;
-}
-
 pc_module *pc_module_loader_find(pc_module_loader *ld, const char *name)
 {
   size_t i;
@@ -1000,18 +995,6 @@ const pc_module *pc_program_module_at(const pc_program *prog, size_t i)
 const pc_module *pc_program_module(const pc_program *prog, const char *name)
 {
   return pc__find_module(prog, name);
-}
-
-const char *pc_program_module_type_name(int type)
-{
-  switch (type) {
-  case PC_MODULE_PREDICT:
-    return "predict";
-  case PC_MODULE_CHAIN_OF_THOUGHT:
-    return "chain_of_thought";
-  default:
-    return NULL;
-  }
 }
 
 size_t pc_program_n_predictors(const pc_program *prog)

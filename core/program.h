@@ -213,10 +213,6 @@ size_t pc_program_n_modules(const pc_program *prog);
 const pc_module *pc_program_module_at(const pc_program *prog, size_t i);
 const pc_module *pc_program_module(const pc_program *prog, const char *name);
 
-/* "predict" or "chain_of_thought" (static), NULL for PC_MODULE_OTHER:
- * use pc_module.vt->name for every type. */
-const char *pc_program_module_type_name(int type);
-
 /* Predictors in module order; by index or path ("answer.predict"), NULL
  * when there is none. Borrowed. */
 size_t pc_program_n_predictors(const pc_program *prog);

@@ -81,8 +81,6 @@ int pc_runtime_open(const pc_runtime_opts *opts, pc_runtime **out,
 
 void pc_runtime_close(pc_runtime *rt);  /* NULL is a no-op */
 
-/* Borrowed parts, valid while the runtime lives. pc_runtime_cache is
- * NULL with --no-cache. */
 /*
  * pc_runtime_slot - the state another part keeps in this runtime (tool.c's
  * configured tools, module_plugin.c's plugin instances). The first call
@@ -99,6 +97,8 @@ void *pc_runtime_slot(pc_runtime *rt, int slot,
                       void *(*make)(pc_runtime *rt),
                       void (*release)(void *state));
 
+/* Borrowed parts, valid while the runtime lives. pc_runtime_cache is
+ * NULL with --no-cache. */
 pc_sched *pc_runtime_sched(pc_runtime *rt);
 pc_lm *pc_runtime_lm(pc_runtime *rt, int role);
 pc_cache *pc_runtime_cache(pc_runtime *rt);
