@@ -632,10 +632,12 @@ static int plan_call(const sim_inst *s, const pc__sim_request *r,
     in.reasoning |= !strcmp(r->outputs[i].name, "reasoning") ||
                     !strcmp(r->outputs[i].name, "rationale");
   plan->p = pc__sim_skill(&s->cfg, &in);
-  if (agent->kind == PC__SIM_AGENT_EXTRACT)
-    plan->p = pc__sim_agent_extract_p(h, &s->cfg, &s->kn, plan->item, agent,
-                                      plan->p);
-  else if (agent->kind == PC__SIM_AGENT_PASSAGES)
+  if (agent->kind == PC__SIM_AGENT_EXTRACT) {
+    rc = pc__sim_agent_extract_p(h, &s->cfg, &s->kn, plan->item, agent,
+                                 &plan->p, err);
+    if (rc)
+      return rc;
+  } else if (agent->kind == PC__SIM_AGENT_PASSAGES)
     plan->p = pc__sim_agent_passages_p(h, &s->cfg, &s->kn, plan->item, r,
                                        plan->p);
   return bonuses(s, r, plan, err);

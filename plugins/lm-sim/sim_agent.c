@@ -187,9 +187,9 @@ static size_t read_calls(const char *t, size_t len, made_call *calls)
 
 /* Whether made call `m` is gold call `g` ({"tool", "args"}): the same
  * tool, and every gold argument there with the same text (whitespace
- * collapsed, any case). */
+ * collapsed, any case). Sets *match; a failed render is its code. */
 static int call_matches(const pc__sim_host *h, const made_call *m,
-                        const pc_json *g, pc_error *err)
+                        const pc_json *g, int *match, pc_error *err)
 {
   const pc_json_api *js = h->json;
   const pc_json *tool = js->object_get(g, "tool");
@@ -198,74 +198,96 @@ static int call_matches(const pc__sim_host *h, const made_call *m,
   size_t tlen, i;
   pc_json *made = NULL;
   pc__sim_buf a, b;
-  int eq = 1;
+  int rc = PC_OK;
 
+  *match = 0;
   if (!m->name || !tool || js->type(tool) != PC_JSON_STRING)
-    return 0;
+    return PC_OK;
   tname = js->get_string(tool, &tlen);
   if (!pc__sim_collapsed_eq(m->name, m->name_len, tname, tlen, 0))
-    return 0;
+    return PC_OK;
+  *match = 1;
   if (!args || js->type(args) != PC_JSON_OBJECT || js->object_len(args) == 0)
-    return 1;
+    return PC_OK;
   if (!m->args || js->parse(h->host->ctx, m->args, m->args_len,
                             PC_JSON_PARSE_REPAIR, &made, NULL) ||
       js->type(made) != PC_JSON_OBJECT) {
     js->free(h->host->ctx, made);
-    return 0;
+    *match = 0;
+    return PC_OK;
   }
   pc__sim_buf_init(&a, h);
   pc__sim_buf_init(&b, h);
-  for (i = 0; eq && i < js->object_len(args); i++) {
+  for (i = 0; !rc && *match && i < js->object_len(args); i++) {
     const char *key;
     const pc_json *gv, *mv;
 
     js->object_at(args, i, &key, &gv);
     mv = js->object_get(made, key);
     a.len = b.len = 0;
-    eq = mv && !pc__sim_render(h, gv, 1, &a, err) &&
-         !pc__sim_render(h, mv, 1, &b, err) &&
-         pc__sim_collapsed_eq(pc__sim_buf_str(&a), a.len,
-                              pc__sim_buf_str(&b), b.len, 1);
+    if (!mv) {
+      *match = 0;
+      break;
+    }
+    rc = pc__sim_render(h, gv, 1, &a, err);
+    if (!rc)
+      rc = pc__sim_render(h, mv, 1, &b, err);
+    if (!rc)
+      *match = pc__sim_collapsed_eq(pc__sim_buf_str(&a), a.len,
+                                    pc__sim_buf_str(&b), b.len, 1);
   }
   pc__sim_buf_free(&a);
   pc__sim_buf_free(&b);
   js->free(h->host->ctx, made);
-  return eq;
+  if (rc)
+    *match = 0;
+  return rc;
 }
 
-/* The row's gold calls (an array, or NULL) and how many of them the
- * trajectory made in order (*done) and how many calls it made (*made). */
-static const pc_json *progress(const pc__sim_host *h,
-                               const pc__sim_knowledge *kn, long item,
-                               const pc__sim_agent *a, size_t *done,
-                               size_t *made, made_call *calls, pc_error *err)
+/* The row's gold calls (*gold: an array, or NULL) and how many of them
+ * the trajectory made in order (*done) and how many calls it made
+ * (*made). A failed render is its code. */
+static int progress(const pc__sim_host *h, const pc__sim_knowledge *kn,
+                    long item, const pc__sim_agent *a, const pc_json **gold,
+                    size_t *done, size_t *made, made_call *calls,
+                    pc_error *err)
 {
-  const pc_json *gold = h->json->object_get(kn->rows[item].obj,
-                                            PC__SIM_TOOL_CALLS);
+  const pc_json *g = h->json->object_get(kn->rows[item].obj,
+                                         PC__SIM_TOOL_CALLS);
   size_t n_gold, i;
+  int rc = PC_OK;
 
+  *gold = NULL;
   *done = 0;
   *made = read_calls(a->trajectory, a->trajectory_len, calls);
-  if (!gold || h->json->type(gold) != PC_JSON_ARRAY)
-    return NULL;
-  n_gold = h->json->array_len(gold);
-  for (i = 0; i < *made && *done < n_gold; i++)
-    if (call_matches(h, &calls[i], h->json->array_get(gold, *done), err))
+  if (!g || h->json->type(g) != PC_JSON_ARRAY)
+    return PC_OK;
+  n_gold = h->json->array_len(g);
+  for (i = 0; !rc && i < *made && *done < n_gold; i++) {
+    int match = 0;
+
+    rc = call_matches(h, &calls[i], h->json->array_get(g, *done), &match,
+                      err);
+    if (!rc && match)
       (*done)++;
-  return gold;
+  }
+  if (!rc)
+    *gold = g;
+  return rc;
 }
 
-double pc__sim_agent_extract_p(const pc__sim_host *h, const pc__sim_config *c,
-                               const pc__sim_knowledge *kn, long item,
-                               const pc__sim_agent *a, double p)
+int pc__sim_agent_extract_p(const pc__sim_host *h, const pc__sim_config *c,
+                            const pc__sim_knowledge *kn, long item,
+                            const pc__sim_agent *a, double *p, pc_error *err)
 {
   const pc_json_api *js = h->json;
   made_call calls[MAX_CALLS];
   size_t done, made, n, held = 0;
-  const pc_json *gold = progress(h, kn, item, a, &done, &made, calls, NULL);
+  const pc_json *gold;
+  int rc = progress(h, kn, item, a, &gold, &done, &made, calls, err);
 
-  if (!gold || (n = js->array_len(gold)) == 0)
-    return p;
+  if (rc || !gold || (n = js->array_len(gold)) == 0)
+    return rc;
   for (size_t i = 0; i < n; i++) {
     const pc_json *expect = js->object_get(js->array_get(gold, i), "expect");
 
@@ -278,8 +300,10 @@ double pc__sim_agent_extract_p(const pc__sim_host *h, const pc__sim_config *c,
     }
   }
   if (held == n)
-    return c->max_skill;
-  return p * (double)held / (double)n;
+    *p = c->max_skill;
+  else
+    *p = *p * (double)held / (double)n;
+  return PC_OK;
 }
 
 /* Whether any current input of r holds `text` (any case). */
@@ -350,24 +374,25 @@ static const pc_json *nth_of(const pc__sim_host *h, const pc_json *r,
 
 /* Another row's element k of `key` whose `field` is `same` (when not
  * NULL) and whose `differs` member renders differently from `gold`'s, the
- * scan starting at a drawn row. NULL when there is none. */
-static const pc_json *other_row(const pc__sim_host *h,
-                                const pc__sim_knowledge *kn, long item,
-                                uint64_t r, const char *key, size_t k,
-                                const char *field, const char *same,
-                                const char *differs, const pc_json *gold,
-                                pc_error *err)
+ * scan starting at a drawn row, into *found (NULL when there is none). A
+ * failed render is its code. */
+static int other_row(const pc__sim_host *h, const pc__sim_knowledge *kn,
+                     long item, uint64_t r, const char *key, size_t k,
+                     const char *field, const char *same,
+                     const char *differs, const pc_json *gold,
+                     const pc_json **found, pc_error *err)
 {
   pc__sim_buf a, b;
-  const pc_json *found = NULL;
   size_t n = kn->n_rows;
+  int rc;
 
+  *found = NULL;
   if (n < 2)
-    return NULL;
+    return PC_OK;
   pc__sim_buf_init(&a, h);
   pc__sim_buf_init(&b, h);
-  pc__sim_render(h, h->json->object_get(gold, differs), 1, &a, err);
-  for (size_t s = 0; !found && s < n; s++) {
+  rc = pc__sim_render(h, h->json->object_get(gold, differs), 1, &a, err);
+  for (size_t s = 0; !rc && !*found && s < n; s++) {
     size_t row = (size_t)((r + s) % n);
     const pc_json *e;
 
@@ -378,16 +403,18 @@ static const pc_json *other_row(const pc__sim_host *h,
                                            NULL), same))
       continue;
     b.len = 0;
-    if (!h->json->object_get(e, differs) ||
-        pc__sim_render(h, h->json->object_get(e, differs), 1, &b, err))
+    if (!h->json->object_get(e, differs))
       continue;
-    if (!pc__sim_collapsed_eq(pc__sim_buf_str(&a), a.len,
-                              pc__sim_buf_str(&b), b.len, 1))
-      found = e;
+    rc = pc__sim_render(h, h->json->object_get(e, differs), 1, &b, err);
+    if (!rc && !pc__sim_collapsed_eq(pc__sim_buf_str(&a), a.len,
+                                     pc__sim_buf_str(&b), b.len, 1))
+      *found = e;
   }
   pc__sim_buf_free(&a);
   pc__sim_buf_free(&b);
-  return found;
+  if (rc)
+    *found = NULL;
+  return rc;
 }
 
 static pc_json *str_value(const pc__sim_host *h, const char *s)
@@ -449,10 +476,12 @@ static int react_step(const pc__sim_host *h, const pc__sim_config *c,
 {
   made_call calls[MAX_CALLS];
   size_t done, made, n_gold;
-  const pc_json *gold = progress(h, kn, item, a, &done, &made, calls, err);
-  const pc_json *next, *wrong;
+  const pc_json *gold, *next, *wrong;
   uint64_t u, v;
+  int rc = progress(h, kn, item, a, &gold, &done, &made, calls, err);
 
+  if (rc)
+    return rc;
   n_gold = gold ? h->json->array_len(gold) : 0;
   while (done < n_gold &&
          !nth_of(h, kn->rows[item].obj, PC__SIM_TOOL_CALLS, done, "tool"))
@@ -471,9 +500,11 @@ static int react_step(const pc__sim_host *h, const pc__sim_config *c,
   if (pc__sim_unit(v) < PREMATURE_FINISH_SHARE)
     return step_values(h, r, "I think I already know enough to answer.",
                        "finish", NULL, values, err);
-  wrong = other_row(h, kn, item, v, PC__SIM_TOOL_CALLS, done, "tool",
-                    h->json->get_string(h->json->object_get(next, "tool"),
-                                        NULL), "args", next, err);
+  rc = other_row(h, kn, item, v, PC__SIM_TOOL_CALLS, done, "tool",
+                 h->json->get_string(h->json->object_get(next, "tool"),
+                                     NULL), "args", next, &wrong, err);
+  if (rc)
+    return rc;
   if (!wrong)
     return step_values(h, r, "I think I already know enough to answer.",
                        "finish", NULL, values, err);
@@ -513,9 +544,12 @@ static int query_step(const pc__sim_host *h, const pc__sim_config *c,
                    sample, (uint64_t)item, k, &u))
     return PC__SIM_OOM(err);
   if (pc__sim_unit(u) >= p) {
-    const pc_json *other = other_row(h, kn, item, u >> 11, PC__SIM_HOPS, k,
-                                     "query", NULL, "query", hop, err);
+    const pc_json *other = NULL;
+    int rc = other_row(h, kn, item, u >> 11, PC__SIM_HOPS, k, "query", NULL,
+                       "query", hop, &other, err);
 
+    if (rc)
+      return rc;
     if (other)
       hop = other;
   }

@@ -53,13 +53,14 @@ int pc__sim_agent_find_item(const pc__sim_host *h,
 
 /*
  * pc__sim_agent_extract_p - the probability of a right value in an
- * extract step: max_skill when the trajectory holds every gold
- * observation of the row's tool calls, else p times the share it holds.
- * `p` unchanged for a row without tool calls.
+ * extract step, updating *p: max_skill when the trajectory holds every
+ * gold observation of the row's tool calls, else *p times the share it
+ * holds. *p unchanged for a row without tool calls. A tool argument that
+ * fails to render is an error (its code), *p then unchanged.
  */
-double pc__sim_agent_extract_p(const pc__sim_host *h, const pc__sim_config *c,
-                               const pc__sim_knowledge *kn, long item,
-                               const pc__sim_agent *a, double p);
+int pc__sim_agent_extract_p(const pc__sim_host *h, const pc__sim_config *c,
+                            const pc__sim_knowledge *kn, long item,
+                            const pc__sim_agent *a, double *p, pc_error *err);
 
 /*
  * pc__sim_agent_passages_p - the probability of a right value in a

@@ -1883,6 +1883,182 @@ static void test_a_hint_with_advice_helps_a_little(void)
   sim->destroy(inst);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A host whose value rendering fails.                                      */
+
+/* Text that the failing host's "pc.values/1" render refuses to render
+ * once armed (after the knowledge is loaded), as a render that ran out of
+ * memory would. */
+#define RENDER_FAILS "render-fails"
+
+static pc_host_api failing_host;
+static pc_values_api failing_values;
+static int failing_armed;
+
+static int failing_render(void *ctx, const pc_json *v, const char *type,
+                          uint32_t flags, char **out, size_t *len,
+                          pc_error *err)
+{
+  const pc_host_api *real = pc_host_api_get();
+  const pc_values_api *values =
+    real->get_host_interface(real->ctx, "pc.values/1", NULL);
+  int rc = values->render(ctx, v, type, flags, out, len, err);
+
+  if (rc == PC_OK && failing_armed && strstr(*out, RENDER_FAILS)) {
+    real->free(real->ctx, *out);
+    *out = NULL;
+    *len = 0;
+    rc = pc_error_set(err, PC_E_NOMEM, "render: out of memory");
+  }
+  return rc;
+}
+
+static const void *failing_interface(void *ctx, const char *id,
+                                     uint32_t *size)
+{
+  const pc_host_api *real = pc_host_api_get();
+
+  if (strcmp(id, "pc.values/1"))
+    return real->get_host_interface(ctx, id, size);
+  if (size)
+    *size = (uint32_t)sizeof(failing_values);
+  return &failing_values;
+}
+
+/* The sim plugin initialised again on the failing host (*state, for
+ * fini) and an instance of it on `knowledge` with `extra` members. */
+static void *failing_open(const char *knowledge, const char *extra,
+                          void **state)
+{
+  const pc_host_api *real = pc_host_api_get();
+  const pc_values_api *values =
+    real->get_host_interface(real->ctx, "pc.values/1", NULL);
+  pc_error err = PC_ERROR_INIT;
+  char cfg[1024];
+  void *inst = NULL;
+
+  failing_host = *real;
+  failing_host.get_host_interface = failing_interface;
+  failing_values = *values;
+  failing_values.render = failing_render;
+  failing_armed = 0;
+  *state = NULL;
+  if (sim_plugin->info->init(&failing_host, state, &err)) {
+    fprintf(stderr, "\nfailing host: %s\n", err.message);
+    return NULL;
+  }
+  snprintf(cfg, sizeof(cfg), "{\"knowledge\": \"%s\"%s}", knowledge,
+           extra ? extra : "");
+  if (sim->create(*state, cfg, strlen(cfg), &inst, &err))
+    fprintf(stderr, "\nfailing host: %s\n", err.message);
+  failing_armed = 1;
+  return inst;
+}
+
+/* Ask with the chat adapter; the status, with the error in *err. */
+static int ask_status(void *inst, const pc_signature *sig,
+                      struct json_object *inputs, pc_error *err)
+{
+  pc_messages m;
+  reply r;
+  int rc;
+
+  memset(&m, 0, sizeof(m));
+  memset(&r, 0, sizeof(r));
+  rc = pc_adapter_format(chat, sig, NULL, inputs, &m, err);
+  if (rc == PC_OK)
+    rc = send_messages(inst, &m, NULL, NULL, NULL, &r, err);
+  pc_messages_clear(&m);
+  reply_clear(&r);
+  return rc;
+}
+
+/* One call that fails has its own code in err; one that succeeds left err
+ * clear. Counts the failures that name the render. */
+static void check_status(int rc, const pc_error *err, int *render_failed)
+{
+  if (rc == PC_OK) {
+    CU_ASSERT_EQUAL(err->code, PC_OK);
+  } else {
+    CU_ASSERT_EQUAL(err->code, rc);
+    *render_failed += strstr(err->message, "render") != NULL;
+  }
+}
+
+static void test_agent_render_failures_fail_the_call(void)
+{
+  static const char traj[] =
+    "[[ ## thought_0 ## ]]\nSearch first.\n\n"
+    "[[ ## tool_name_0 ## ]]\nsearch\n\n"
+    "[[ ## tool_args_0 ## ]]\n{\"query\": [\"" RENDER_FAILS "\"]}\n\n"
+    "[[ ## observation_0 ## ]]\nNothing.";
+  pc_signature *step = sig_of(react_sig);
+  pc_signature *extract = sig_of("question, trajectory -> reasoning, "
+                                 "answer");
+  void *state = NULL, *inst;
+  int matched = 0, wrong = 0;
+  pc_buf k;
+  char *kfile;
+
+  /* A made call whose argument does not render: the match against the
+   * gold call, in a ReAct step and in an extract step. */
+  agent_knowledge();
+  inst = failing_open(agent_kpath, ", \"malformed_rate\": 0.0", &state);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+  for (int i = 0; i < 4; i++) {
+    for (int e = 0; e < 2; e++) {
+      struct json_object *in = json_object_new_object();
+      char *q = agent_question(i);
+      pc_error err = PC_ERROR_INIT;
+      int rc;
+
+      json_object_object_add(in, "question", json_object_new_string(q));
+      json_object_object_add(in, "trajectory", json_object_new_string(traj));
+      rc = ask_status(inst, e ? extract : step, in, &err);
+      CU_ASSERT_NOT_EQUAL(rc, PC_OK);
+      check_status(rc, &err, &matched);
+      json_object_put(in);
+      pc_free(q);
+    }
+  }
+  CU_ASSERT_EQUAL(matched, 8);
+  sim->destroy(inst);
+  sim_plugin->info->fini(state);
+
+  /* Gold calls whose arguments do not render: a wrong step looks for
+   * another row's call. Right steps and early finishes do not render
+   * them here, so only some of the calls fail. */
+  pc_buf_init(&k, 0);
+  for (int i = 0; i < 8; i++)
+    pc_buf_printf(&k, "{\"id\": \"f%d\", \"question\": \"Where is fort "
+                  "%d?\", \"answer\": \"%d\", \"tool_calls\": [{\"tool\": "
+                  "\"search\", \"args\": {\"query\": \"" RENDER_FAILS
+                  " fort %d\"}}]}\n", i, i, i, i);
+  kfile = pc_strdup(pc_test_tmpfile(k.data, k.len, ".jsonl"));
+  pc_buf_free(&k);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(kfile);
+  inst = failing_open(kfile, ", \"base_skill\": 0.0, \"max_skill\": 0.0, "
+                      "\"malformed_rate\": 0.0", &state);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+  for (int i = 0; i < 8; i++) {
+    struct json_object *in = json_object_new_object();
+    char q[64];
+    pc_error err = PC_ERROR_INIT;
+
+    snprintf(q, sizeof(q), "Where is fort %d?", i);
+    json_object_object_add(in, "question", json_object_new_string(q));
+    json_object_object_add(in, "trajectory", json_object_new_string(""));
+    check_status(ask_status(inst, step, in, &err), &err, &wrong);
+    json_object_put(in);
+  }
+  CU_ASSERT(wrong >= 1);
+  sim->destroy(inst);
+  sim_plugin->info->fini(state);
+  pc_free(kfile);
+  pc_signature_free(step);
+  pc_signature_free(extract);
+}
+
 static CU_TestInfo sim_tests[] = {
   {"identity is sim-1@ and the knowledge digest",
    test_identity_is_sim1_and_knowledge_digest},
@@ -1941,6 +2117,8 @@ static CU_TestInfo sim_tests[] = {
    test_comparison_gains_when_most_attempts_hold_the_gold},
   {"a hint with advice helps a little",
    test_a_hint_with_advice_helps_a_little},
+  {"agent: a value that fails to render fails the call",
+   test_agent_render_failures_fail_the_call},
   CU_TEST_INFO_NULL,
 };
 
