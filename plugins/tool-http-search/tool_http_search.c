@@ -222,36 +222,42 @@ static int on_data(void *ctx, const char *data, size_t len)
   return hs_buf_add(&((hs_resp *)ctx)->body, data, len);
 }
 
-/* The passage text of one result item: a string as it is; an object's
- * "title | text" (or "text", or "long_text", when it has no title). NULL
- * for anything else. The result borrows from `item` or lives in `tmp`. */
-static const char *hs_passage(const hs_state *st, const pc_json *item,
-                              hs_buf *tmp, size_t *len)
+/* The passage text of one result item into *text and *len: a string as
+ * it is; an object's "title | text" (or "text", or "long_text", when it
+ * has no title). PC_E_PARSE for anything else, PC_E_NOMEM when `tmp`
+ * cannot grow. *text borrows from `item` or lives in `tmp`. */
+static int hs_passage(const hs_state *st, const pc_json *item, hs_buf *tmp,
+                      const char **text, size_t *len)
 {
   const pc_json_api *js = st->js;
-  const char *text, *title;
+  const char *body, *title;
   size_t tlen = 0, xlen = 0;
 
-  if (js->type(item) == PC_JSON_STRING)
-    return js->get_string(item, len);
+  *text = NULL;
+  if (js->type(item) == PC_JSON_STRING) {
+    *text = js->get_string(item, len);
+    return PC_OK;
+  }
   if (js->type(item) != PC_JSON_OBJECT)
-    return NULL;
-  text = js->get_string(js->object_get(item, "text"), &xlen);
-  if (!text)
-    text = js->get_string(js->object_get(item, "long_text"), &xlen);
-  if (!text)
-    return NULL;
+    return PC_E_PARSE;
+  body = js->get_string(js->object_get(item, "text"), &xlen);
+  if (!body)
+    body = js->get_string(js->object_get(item, "long_text"), &xlen);
+  if (!body)
+    return PC_E_PARSE;
   title = js->get_string(js->object_get(item, "title"), &tlen);
   if (!title || !tlen) {
+    *text = body;
     *len = xlen;
-    return text;
+    return PC_OK;
   }
   tmp->len = 0;
   if (hs_buf_add(tmp, title, tlen) || hs_buf_add(tmp, " | ", 3) ||
-      hs_buf_add(tmp, text, xlen))
-    return NULL;
+      hs_buf_add(tmp, body, xlen))
+    return PC_E_NOMEM;
+  *text = tmp->data;
   *len = tmp->len;
-  return tmp->data;
+  return PC_OK;
 }
 
 /* Turn a response body into the observation: a JSON array of strings. */
@@ -287,9 +293,14 @@ static int hs_observation(const hs_state *st, const char *body, size_t len,
   n = js->array_len(items);
   for (i = 0; i < n; i++) {
     size_t plen = 0;
-    const char *p = hs_passage(st, js->array_get(items, i), &tmp, &plen);
+    const char *p = NULL;
 
-    if (!p) {
+    rc = hs_passage(st, js->array_get(items, i), &tmp, &p, &plen);
+    if (rc == PC_E_NOMEM) {
+      rc = hs_error(err, PC_E_NOMEM, "http-search: out of memory");
+      goto out;
+    }
+    if (rc != PC_OK) {
       rc = hs_error(err, PC_E_PARSE, "http-search: result %zu: expected a "
                     "string or an object with \"text\"", i);
       goto out;
@@ -371,9 +382,12 @@ static int hs_call(void *inst, const pc_call *call, const char *args_json,
   if (rc != PC_OK)
     goto out;
   if (resp.status != 200) {
-    err->http_status = resp.status;
-    rc = hs_error(err, PC_E_PROVIDER, "http-search: %s answered HTTP %d",
+    int first = err && err->code == PC_OK;
+
+    rc = hs_error(err, PC_E_PROVIDER, "http-search: %s: answered HTTP %d",
                   t->url, (int)resp.status);
+    if (first)
+      err->http_status = resp.status;  /* only with the error it goes with */
     goto out;
   }
   rc = hs_observation(st, resp.body.data ? resp.body.data : "",

@@ -157,7 +157,8 @@ cat >"$T/cfg-404.json" <<EOF
 EOF
 run_promptc 1 run "$T/prog.json" --config "$T/cfg-404.json" --no-record \
   --input-json '{"question": "x"}'
-contains "$T/err" "answered HTTP 404"
+contains "$T/err" \
+  "http-search: http://127.0.0.1:$port/nothing: answered HTTP 404"
 
 kill "$srv" 2>/dev/null
 wait "$srv" 2>/dev/null
