@@ -1,6 +1,7 @@
 /*
  * opt_common.c - host tables, errors, growable text, settings, keyed random
- * draws and JSON helpers shared by promptc's optimizer plugins (opt_common.h).
+ * draws, JSON helpers and DSPy's field prefixes, shared by promptc's
+ * optimizer plugins (opt_common.h).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -623,4 +624,127 @@ int pc__opt_write_estimate(const pc__opt_host *h, int64_t lm_calls,
     return pc__opt_error(err, PC_E_NOMEM, "estimate: the host refused the "
                          "text");
   return PC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Field prefixes (DSPy's infer_prefix)                                     */
+/*
+ * DSPy's infer_prefix() is four regular-expression substitutions and a
+ * title-casing. Each substitution puts '_' between two characters that
+ * touch, so at most one '_' lands in any gap and the text at most doubles:
+ * the work is done in place in the caller's buffer. Each pass scans left
+ * to right and resumes after a match, as re.sub does.
+ */
+
+static int is_upper(char c)
+{
+  return c >= 'A' && c <= 'Z';
+}
+
+static int is_lower(char c)
+{
+  return c >= 'a' && c <= 'z';
+}
+
+static int is_digit(char c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static int is_alpha(char c)
+{
+  return is_upper(c) || is_lower(c);
+}
+
+/* The patterns: whether one matches at s[i], and where it ends. The '_'
+ * always goes right after s[i]. */
+#define PAT_CAMEL 0   /* (.)([A-Z][a-z]+) */
+#define PAT_LOWUP 1   /* ([a-z0-9])([A-Z]) */
+#define PAT_ALDIG 2   /* ([a-zA-Z])(\d) */
+#define PAT_DIGAL 3   /* (\d)([a-zA-Z]) */
+
+static int match_at(int pat, const char *s, size_t n, size_t i, size_t *end)
+{
+  size_t k;
+
+  if (i + 1 >= n)
+    return 0;
+  switch (pat) {
+  case PAT_CAMEL:
+    if (s[i] == '\n' || !is_upper(s[i + 1]) || i + 2 >= n ||
+        !is_lower(s[i + 2]))
+      return 0;
+    for (k = i + 2; k < n && is_lower(s[k]); k++)
+      ;
+    *end = k;
+    return 1;
+  case PAT_LOWUP:
+    *end = i + 2;
+    return (is_lower(s[i]) || is_digit(s[i])) && is_upper(s[i + 1]);
+  case PAT_ALDIG:
+    *end = i + 2;
+    return is_alpha(s[i]) && is_digit(s[i + 1]);
+  default:
+    *end = i + 2;
+    return is_digit(s[i]) && is_alpha(s[i + 1]);
+  }
+}
+
+/* One substitution over buf[0..*n), NUL-terminated, growing *n. */
+static void substitute(int pat, char *buf, size_t *n)
+{
+  size_t i = 0, end;
+
+  while (i < *n) {
+    if (!match_at(pat, buf, *n, i, &end)) {
+      i++;
+      continue;
+    }
+    memmove(buf + i + 2, buf + i + 1, *n - (i + 1) + 1);
+    buf[i + 1] = '_';
+    (*n)++;
+    i = end + 1;
+  }
+}
+
+size_t pc__opt_field_prefix_cap(const char *name)
+{
+  return 2 * strlen(name) + 2;
+}
+
+int pc__opt_field_prefix(const char *name, char *out, size_t cap)
+{
+  size_t n = strlen(name), a = 0, b, k;
+
+  if (cap < pc__opt_field_prefix_cap(name))
+    return -1;
+  memcpy(out, name, n + 1);
+  substitute(PAT_CAMEL, out, &n);
+  substitute(PAT_LOWUP, out, &n);
+  substitute(PAT_ALDIG, out, &n);
+  substitute(PAT_DIGAL, out, &n);
+  /* Title-case each '_'-separated word unless it is all capitals (Python's
+   * isupper(): some capital and no small letter), and join with spaces. */
+  while (a <= n) {
+    int has_upper = 0, has_lower = 0;
+
+    for (b = a; b < n && out[b] != '_'; b++) {
+      has_upper |= is_upper(out[b]);
+      has_lower |= is_lower(out[b]);
+    }
+    if (!(has_upper && !has_lower)) {
+      for (k = a; k < b; k++) {
+        if (k == a && is_lower(out[k]))
+          out[k] = (char)(out[k] - 'a' + 'A');
+        else if (k > a && is_upper(out[k]))
+          out[k] = (char)(out[k] - 'A' + 'a');
+      }
+    }
+    if (b < n)
+      out[b] = ' ';
+    a = b + 1;
+  }
+  out[n] = ':';
+  out[n + 1] = '\0';
+  return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * opt_common.h - what promptc's optimizer plugins share: the host tables,
- * errors, growable text, settings checking, keyed random draws and small
- * JSON helpers.
+ * errors, growable text, settings checking, keyed random draws, small
+ * JSON helpers and the field prefixes DSPy infers.
  *
  * This code is compiled into each optimizer plugin (it is not a library of
  * its own), so it includes only <promptc/plugin.h> and libc, and its names
@@ -211,5 +211,24 @@ int64_t pc__opt_info_int(const pc__opt_host *h, const pc_json *info,
 int pc__opt_write_estimate(const pc__opt_host *h, int64_t lm_calls,
                            int64_t metric_calls, int64_t proposal_calls,
                            const pc_text_sink *out, pc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Field prefixes.                                                          */
+
+/* Bytes pc__opt_field_prefix needs for `name`: room for the work it does
+ * in place, the colon and the NUL. */
+size_t pc__opt_field_prefix_cap(const char *name);
+
+/*
+ * pc__opt_field_prefix - write the prefix DSPy infers for a field called
+ * `name` (its infer_prefix() and a colon: "urgency" -> "Urgency:",
+ * "camelCaseText" -> "Camel Case Text:", "text2number" -> "Text 2
+ * Number:"; an empty word between underscores stays, as an extra space:
+ * "a__b" -> "A  B:", "_x" -> " X:") into `out`, NUL-terminated. `out`
+ * must hold pc__opt_field_prefix_cap(name) bytes; returns 0, or -1 (and
+ * writes nothing) when `cap` is smaller. Letters are ASCII: other bytes
+ * are kept as they are and count as neither case. Pure: no host calls.
+ */
+int pc__opt_field_prefix(const char *name, char *out, size_t cap);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "promptc/plugin.h"
+#include "../opt-common/opt_common.h"
 #include "copro_text.h"
 
 #if defined(__GNUC__)
@@ -730,12 +731,13 @@ static int load_program(cp_run *r)
       instr = sig ? get_str(st, sig, "instructions") : NULL;
     pr->path = cp_strdup(st, path);
     pr->instr0 = cp_strdup(st, instr ? instr : "");
-    pr->prefix0 = st->host->alloc(st->host->ctx, pc__copro_prefix_cap(name));
+    pr->prefix0 = st->host->alloc(st->host->ctx,
+                                  pc__opt_field_prefix_cap(name));
     if (!pr->path || !pr->instr0 || !pr->prefix0) {
       rc = cp_oom(r->err);
       goto out;
     }
-    pc__copro_prefix(name, pr->prefix0, pc__copro_prefix_cap(name));
+    pc__opt_field_prefix(name, pr->prefix0, pc__opt_field_prefix_cap(name));
     pr->cur_instr = cp_strdup(st, pr->instr0);
     pr->cur_prefix = cp_strdup(st, pr->prefix0);
     if (!pr->cur_instr || !pr->cur_prefix) {

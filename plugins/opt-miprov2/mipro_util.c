@@ -1,10 +1,8 @@
 /*
  * mipro_util.c - MIPROv2's pure helpers: trial counts, the default split,
- * the full-evaluation schedule, strip_prefix and field prefixes
- * (mipro_util.h).
+ * the full-evaluation schedule and strip_prefix (mipro_util.h).
  */
 #include <math.h>
-#include <string.h>
 
 #include "mipro_util.h"
 
@@ -108,91 +106,4 @@ void pc__mipro_strip_prefix(const char *s, size_t len, size_t *start,
     b--;
   *start = a;
   *end = b;
-}
-
-static int is_upper(char c)
-{
-  return c >= 'A' && c <= 'Z';
-}
-
-static int is_lower(char c)
-{
-  return c >= 'a' && c <= 'z';
-}
-
-static int is_digit(char c)
-{
-  return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-  return is_upper(c) || is_lower(c);
-}
-
-/* Whether a word starts before s[i] (s[i] is not '_'). */
-static int word_break(const char *s, size_t n, size_t i)
-{
-  char c = s[i], p;
-
-  if (i == 0 || s[i - 1] == '_')
-    return 0;
-  p = s[i - 1];
-  if (is_upper(c) && (is_lower(p) || is_digit(p)))
-    return 1;
-  if (is_upper(c) && is_upper(p) && i + 1 < n && is_lower(s[i + 1]))
-    return 1;
-  return (is_digit(c) && is_alpha(p)) || (is_alpha(c) && is_digit(p));
-}
-
-/* Append c to buf if there is room; count it either way. */
-static void put(char *buf, size_t cap, size_t *n, char c)
-{
-  if (*n + 1 < cap)
-    buf[*n] = c;
-  (*n)++;
-}
-
-size_t pc__mipro_field_prefix(const char *name, char *buf, size_t cap)
-{
-  size_t n = strlen(name), i = 0, out = 0;
-  int first_word = 1;
-
-  while (i < n) {
-    size_t w = i, j;
-    int upper = 1, cased = 0;
-
-    if (name[i] == '_') {
-      i++;
-      continue;
-    }
-    i++;
-    while (i < n && name[i] != '_' && !word_break(name, n, i))
-      i++;
-    /* name[w..i) is one word: an acronym stays, others are capitalised. */
-    for (j = w; j < i; j++) {
-      if (is_lower(name[j]))
-        upper = 0;
-      if (is_alpha(name[j]))
-        cased = 1;
-    }
-    if (!first_word)
-      put(buf, cap, &out, ' ');
-    first_word = 0;
-    for (j = w; j < i; j++) {
-      char c = name[j];
-
-      if (!(upper && cased)) {
-        if (j == w && is_lower(c))
-          c = (char)(c - 'a' + 'A');
-        else if (j > w && is_upper(c))
-          c = (char)(c - 'A' + 'a');
-      }
-      put(buf, cap, &out, c);
-    }
-  }
-  put(buf, cap, &out, ':');
-  if (cap > 0)
-    buf[out < cap ? out : cap - 1] = '\0';
-  return out;
 }

@@ -1,8 +1,9 @@
 /*
  * mipro_util.h - MIPROv2's pure helpers (no host calls, no allocation):
  * the trial-count formula, the default train/val split, the schedule of
- * full evaluations, DSPy's strip_prefix and field prefixes. Unit-tested
- * on their own (tests/unit/test_opt_miprov2.c).
+ * full evaluations and DSPy's strip_prefix (the field prefixes are
+ * pc__opt_field_prefix, plugins/opt-common/opt_common.h). Unit-tested on
+ * their own (tests/unit/test_opt_miprov2.c).
  */
 #ifndef PC_MIPRO_UTIL_H
 #define PC_MIPRO_UTIL_H
@@ -47,13 +48,5 @@ int64_t pc__mipro_full_evals(int64_t num_trials, int64_t steps);
  */
 void pc__mipro_strip_prefix(const char *s, size_t len, size_t *start,
                             size_t *end);
-
-/*
- * pc__mipro_field_prefix - the label DSPy infers from a field name
- * ("proposed_instruction" -> "Proposed Instruction:", "userName" ->
- * "User Name:"), written with a NUL to buf (cap bytes; cut when short).
- * Returns the length it needs, without the NUL.
- */
-size_t pc__mipro_field_prefix(const char *name, char *buf, size_t cap);
 
 #endif

@@ -8,6 +8,7 @@
  * (docs/optimizer-miprov2.md).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,21 +546,30 @@ static int fatal(int rc)
   return rc == PC_E_BUDGET || rc == PC_E_CANCELLED || rc == PC_E_NOMEM;
 }
 
-/* Grow *arr (elements of `size` bytes, *cap of them) to hold n + 1. */
-static int grow(run *r, void **arr, size_t *cap, size_t n, size_t size)
+/* An array of `size`-byte elements with room for n + 1 of them: `arr`
+ * itself when its *cap elements suffice, else `arr` grown (*cap updated;
+ * the old pointer is then no longer valid). NULL, with the error recorded
+ * and `arr` untouched and still the caller's, when out of memory or when
+ * the new size in bytes would not fit in a size_t. */
+static void *grow(run *r, void *arr, size_t *cap, size_t n, size_t size)
 {
   size_t want;
   void *p;
 
   if (n < *cap)
-    return PC_OK;
+    return arr;
   want = *cap ? *cap * 2 : 16;
-  p = r->h->host->realloc(r->h->host->ctx, *arr, want * size);
-  if (!p)
-    return oom(r);
-  *arr = p;
+  if (*cap > SIZE_MAX / 2 || want > SIZE_MAX / size) {
+    oom(r);
+    return NULL;
+  }
+  p = r->h->host->realloc(r->h->host->ctx, arr, want * size);
+  if (!p) {
+    oom(r);
+    return NULL;
+  }
   *cap = want;
-  return PC_OK;
+  return p;
 }
 
 static const pc_json *predictor(const run *r, size_t i)
@@ -1431,12 +1441,18 @@ static void demo_text(run *r, size_t i, const pc_json *demo, pc__opt_text *tb)
       const char *fn = pc__opt_json_str(h, h->js->array_get(list, j),
                                         "name");
       const pc_json *v = fn ? h->js->object_get(demo, fn) : NULL;
-      char prefix[160];
+      char *prefix;
 
       if (!fn)
         continue;
-      pc__mipro_field_prefix(fn, prefix, sizeof(prefix));
+      prefix = pc__opt_alloc(h, pc__opt_field_prefix_cap(fn));
+      if (!prefix) {
+        tb->failed = 1;
+        return;
+      }
+      pc__opt_field_prefix(fn, prefix, pc__opt_field_prefix_cap(fn));
       pc__opt_text_fmt(tb, "%s%s ", lines++ ? "\n" : "", prefix);
+      pc__opt_free(h, prefix);
       if (!v || h->js->type(v) == PC_JSON_NULL) {
         pc__opt_text_str(tb, "None");
       } else if (h->js->type(v) == PC_JSON_STRING) {
@@ -1724,23 +1740,25 @@ static int stage2(run *r)
 
 static int hist_add(run *r, const int64_t *params, double value)
 {
-  size_t cap = r->cap_hist;
-  int rc = grow(r, (void **)&r->hist_values, &r->cap_hist, r->n_hist,
-                sizeof(double));
+  size_t cap = r->cap_hist, per = r->n_params ? r->n_params : 1;
+  double *v = grow(r, r->hist_values, &r->cap_hist, r->n_hist,
+                   sizeof(double));
 
-  if (!rc && r->cap_hist != cap) {
-    int64_t *p = r->h->host->realloc(r->h->host->ctx, r->hist_params,
-                                     r->cap_hist * (r->n_params ? r->n_params
-                                                                : 1) *
-                                     sizeof(int64_t));
+  if (!v)
+    return PC_E_NOMEM;
+  r->hist_values = v;
+  if (r->cap_hist != cap) {
+    int64_t *p = NULL;
+
+    if (r->cap_hist <= SIZE_MAX / per / sizeof(int64_t))
+      p = r->h->host->realloc(r->h->host->ctx, r->hist_params,
+                              r->cap_hist * per * sizeof(int64_t));
     if (!p) {
       r->cap_hist = cap;
       return oom(r);
     }
     r->hist_params = p;
   }
-  if (rc)
-    return rc;
   memcpy(&r->hist_params[r->n_hist * r->n_params], params,
          r->n_params * sizeof(int64_t));
   r->hist_values[r->n_hist++] = value;
@@ -1749,11 +1767,12 @@ static int hist_add(run *r, const int64_t *params, double value)
 
 static int rec_add(run *r, int full, double score, size_t c)
 {
-  int rc = grow(r, (void **)&r->recs, &r->cap_recs, r->n_recs,
-                sizeof(*r->recs));
+  evalrec *recs = grow(r, r->recs, &r->cap_recs, r->n_recs,
+                       sizeof(*r->recs));
 
-  if (rc)
-    return rc;
+  if (!recs)
+    return PC_E_NOMEM;
+  r->recs = recs;
   r->recs[r->n_recs].full = full;
   r->recs[r->n_recs].score = score;
   r->recs[r->n_recs].combo = c;
@@ -1766,8 +1785,7 @@ static int combo_for(run *r, const int64_t *params, int is_default,
                      size_t *out)
 {
   size_t c;
-  combo *k;
-  int rc;
+  combo *all, *k;
 
   for (c = 0; !is_default && c < r->n_combos; c++)
     if (!r->combos[c].is_default &&
@@ -1776,10 +1794,10 @@ static int combo_for(run *r, const int64_t *params, int is_default,
       *out = c;
       return PC_OK;
     }
-  rc = grow(r, (void **)&r->combos, &r->cap_combos, r->n_combos,
-            sizeof(*r->combos));
-  if (rc)
-    return rc;
+  all = grow(r, r->combos, &r->cap_combos, r->n_combos, sizeof(*r->combos));
+  if (!all)
+    return PC_E_NOMEM;
+  r->combos = all;
   k = &r->combos[r->n_combos];
   memset(k, 0, sizeof(*k));
   k->params = pc__opt_calloc(r->h, r->n_params ? r->n_params : 1,
@@ -1795,11 +1813,13 @@ static int combo_for(run *r, const int64_t *params, int is_default,
 static int combo_add_mb(run *r, size_t c, double score)
 {
   combo *k = &r->combos[c];
-  int rc = grow(r, (void **)&k->mb, &k->cap_mb, k->n_mb, sizeof(double));
+  double *mb = grow(r, k->mb, &k->cap_mb, k->n_mb, sizeof(double));
 
-  if (!rc)
-    k->mb[k->n_mb++] = score;
-  return rc;
+  if (!mb)
+    return PC_E_NOMEM;
+  k->mb = mb;
+  k->mb[k->n_mb++] = score;
+  return PC_OK;
 }
 
 static double combo_mean(const combo *k)

@@ -1,6 +1,7 @@
 /*
  * tests/unit/test_opt_copro.c: plugins/opt-copro, suite "opt_copro". The
- * text helpers are compiled in; the plugin itself is loaded from the build
+ * text helpers (and opt-common's field prefix, which COPRO uses) are
+ * compiled in; the plugin itself is loaded from the build
  * tree and driven through a scripted compile API, so each test knows every
  * proposal and score and checks what COPRO does with them. Expected
  * prefixes and trimmed texts were computed with DSPy's infer_prefix and
@@ -12,6 +13,7 @@
 
 #include "alloc.h"
 #include "copro_text.h"
+#include "../../plugins/opt-common/opt_common.h"
 #include "harness.h"
 #include "host.h"
 #include "loader.h"
@@ -54,8 +56,8 @@ static void check_prefix(const char *name, const char *want)
 {
   char out[128];
 
-  CU_ASSERT_FATAL(pc__copro_prefix_cap(name) <= sizeof(out));
-  CU_ASSERT_EQUAL(pc__copro_prefix(name, out, sizeof(out)), 0);
+  CU_ASSERT_FATAL(pc__opt_field_prefix_cap(name) <= sizeof(out));
+  CU_ASSERT_EQUAL(pc__opt_field_prefix(name, out, sizeof(out)), 0);
   PC_ASSERT_STR_EQ(out, want);
 }
 
@@ -76,7 +78,8 @@ static void test_prefix_follows_dspy_infer_prefix(void)
   check_prefix("URLs", "UR Ls:");
   check_prefix("ab__CD9e", "Ab  CD 9 E:");
   check_prefix("", ":");
-  CU_ASSERT_EQUAL(pc__copro_prefix("urgency", small, sizeof(small)), -1);
+  CU_ASSERT_EQUAL(pc__opt_field_prefix("urgency", small, sizeof(small)),
+                  -1);
 }
 
 static void check_strip(const char *s, const char *want)

@@ -1,10 +1,13 @@
 /* tests/unit/test_opt_miprov2.c: the pure helpers of plugins/opt-miprov2
- * (mipro_util.c); suite "opt_miprov2". The plugin end to end is
- * tests/cli/compile_miprov2_test.sh. */
+ * (mipro_util.c, and opt-common's field prefix, which its demos use);
+ * suite "opt_miprov2". The plugin end to end is
+ * tests/cli/compile_miprov2_test.sh. Expected prefixes were computed
+ * with DSPy's infer_prefix. */
 #include <string.h>
 
 #include "harness.h"
 #include "mipro_util.h"
+#include "../../plugins/opt-common/opt_common.h"
 
 static void test_num_trials_follows_the_reference_table(void)
 {
@@ -122,23 +125,39 @@ static void test_strip_prefix_drops_a_short_label_and_quotes(void)
   PC_ASSERT_STR_EQ(strip("", buf, sizeof(buf)), "");
 }
 
+/* The prefix of `name`, in static storage. */
+static const char *prefix_of(const char *name)
+{
+  static char buf[64];
+
+  CU_ASSERT_FATAL(pc__opt_field_prefix_cap(name) <= sizeof(buf));
+  CU_ASSERT_EQUAL(pc__opt_field_prefix(name, buf, sizeof(buf)), 0);
+  return buf;
+}
+
 static void test_field_prefix_title_cases_the_name(void)
 {
-  char buf[64];
+  char small[8];
 
-  pc__mipro_field_prefix("queue", buf, sizeof(buf));
-  PC_ASSERT_STR_EQ(buf, "Queue:");
-  pc__mipro_field_prefix("proposed_instruction", buf, sizeof(buf));
-  PC_ASSERT_STR_EQ(buf, "Proposed Instruction:");
-  pc__mipro_field_prefix("camelCaseText", buf, sizeof(buf));
-  PC_ASSERT_STR_EQ(buf, "Camel Case Text:");
-  pc__mipro_field_prefix("HTMLParser", buf, sizeof(buf));
-  PC_ASSERT_STR_EQ(buf, "HTML Parser:");
-  pc__mipro_field_prefix("text2number", buf, sizeof(buf));
-  PC_ASSERT_STR_EQ(buf, "Text 2 Number:");
-  /* A short buffer is cut, and the full length is still returned. */
-  CU_ASSERT_EQUAL(pc__mipro_field_prefix("reasoning", buf, 5), 10);
-  PC_ASSERT_STR_EQ(buf, "Reas");
+  PC_ASSERT_STR_EQ(prefix_of("queue"), "Queue:");
+  PC_ASSERT_STR_EQ(prefix_of("proposed_instruction"),
+                   "Proposed Instruction:");
+  PC_ASSERT_STR_EQ(prefix_of("camelCaseText"), "Camel Case Text:");
+  PC_ASSERT_STR_EQ(prefix_of("HTMLParser"), "HTML Parser:");
+  PC_ASSERT_STR_EQ(prefix_of("text2number"), "Text 2 Number:");
+  /* A buffer too short for the work is refused, not cut. */
+  CU_ASSERT_EQUAL(pc__opt_field_prefix("reasoning", small, sizeof(small)),
+                  -1);
+}
+
+static void test_field_prefix_keeps_empty_words(void)
+{
+  /* Python's split("_") keeps the empty words and " ".join spaces them. */
+  PC_ASSERT_STR_EQ(prefix_of("a__b"), "A  B:");
+  PC_ASSERT_STR_EQ(prefix_of("_x"), " X:");
+  PC_ASSERT_STR_EQ(prefix_of("x_"), "X :");
+  PC_ASSERT_STR_EQ(prefix_of("a_Bc"), "A  Bc:");
+  PC_ASSERT_STR_EQ(prefix_of("_"), " :");
 }
 
 static CU_TestInfo mipro_tests[] = {
@@ -152,6 +171,7 @@ static CU_TestInfo mipro_tests[] = {
    test_strip_prefix_drops_a_short_label_and_quotes},
   {"field prefix title-cases the name",
    test_field_prefix_title_cases_the_name},
+  {"field prefix keeps empty words", test_field_prefix_keeps_empty_words},
   CU_TEST_INFO_NULL,
 };
 
