@@ -959,13 +959,18 @@ static int parse_object(mb_call *c, const char *what, const char *text,
   return PC_OK;
 }
 
-/* A sink's non-zero return, as a status code. */
-static int sink_failed(mb_call *c, int code, const char *what)
+int pc__mb_sink_failed(pc_error *err, int code, const char *metric,
+                       const char *what)
 {
   if (code <= PC_OK || code >= PC_E_LAST)
     code = PC_E_INTERNAL;
-  return pc__mb_error(c->err, code, "metric %s: the %s sink failed",
-                  mb_names[c->m->kind], what);
+  return pc__mb_error(err, code, "metric %s: the %s sink failed", metric,
+                      what);
+}
+
+static int sink_failed(mb_call *c, int code, const char *what)
+{
+  return pc__mb_sink_failed(c->err, code, mb_names[c->m->kind], what);
 }
 
 static int mb_score(void *inst, const char *example_json, size_t example_len,

@@ -202,7 +202,7 @@ int pc__mb_passage_score(void *inst, const char *example_json,
                          pc_error *err)
 {
   const mp_metric *m = inst;
-  const pc_json_api *js = m->js;
+  const pc_json_api *js;
   pc_json *ex = NULL, *pred = NULL;
   const pc_json *gold, *passages;
   pc_error perr = PC_ERROR_INIT;
@@ -214,6 +214,13 @@ int pc__mb_passage_score(void *inst, const char *example_json,
   (void)trace_json;
   (void)trace_len;
   fb[0] = '\0';
+  if (!m)
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric-basic: score: no "
+                        "instance");
+  if (!out || !PC_HAS_FIELD(out, pc_metric_sink, score) || !out->score)
+    return pc__mb_error(err, PC_E_INVALID_ARG, "metric %s: score: no score "
+                        "sink", mp_name(m->any));
+  js = m->js;
   if (js->parse(m->host->ctx, example_json, example_len, 0, &ex, &perr) ||
       js->parse(m->host->ctx, prediction_json, prediction_len, 0, &pred,
                 &perr)) {
@@ -253,8 +260,12 @@ int pc__mb_passage_score(void *inst, const char *example_json,
     mp_append(fb, &used, "%s'%s'", missing++ ? ", " : "", t);
   }
   score = m->any ? (found > 0 ? 1.0 : 0.0) : (double)found / (double)n_gold;
-  rc = out->score(out->ctx, score) ? PC_E_INTERNAL : PC_OK;
-  if (rc == PC_OK && out->feedback) {
+  rc = out->score(out->ctx, score);
+  if (rc != PC_OK) {
+    rc = pc__mb_sink_failed(err, rc, mp_name(m->any), "score");
+    goto out;
+  }
+  if (PC_HAS_FIELD(out, pc_metric_sink, feedback) && out->feedback) {
     char text[MP_FEEDBACK_MAX + 200];
     int n;
 
@@ -268,14 +279,13 @@ int pc__mb_passage_score(void *inst, const char *example_json,
       n = snprintf(text, sizeof(text), "%s on `%s`: %zu of %zu gold titles "
                    "retrieved; missing %s.", mp_name(m->any), m->field,
                    found, n_gold, fb);
-    if (n > 0 && out->feedback(out->ctx, text,
-                               (size_t)n < sizeof(text) ? (size_t)n
-                               : sizeof(text) - 1))
-      rc = PC_E_INTERNAL;
+    if (n > 0) {
+      rc = out->feedback(out->ctx, text, (size_t)n < sizeof(text)
+                                         ? (size_t)n : sizeof(text) - 1);
+      if (rc != PC_OK)
+        rc = pc__mb_sink_failed(err, rc, mp_name(m->any), "feedback");
+    }
   }
-  if (rc != PC_OK)
-    rc = pc__mb_error(err, rc, "metric %s: the sink refused the result",
-                  mp_name(m->any));
 
 out:
   js->free(m->host->ctx, ex);

@@ -17,6 +17,12 @@ int pc__mb_error(pc_error *err, int code, const char *fmt, ...)
 #endif
   ;
 
+/* A sink's non-zero return `code` as the call's error: the code itself
+ * when it is a PC_E_* code, else PC_E_INTERNAL, with "metric METRIC: the
+ * WHAT sink failed" (metric_basic.c). Returns the code. */
+int pc__mb_sink_failed(pc_error *err, int code, const char *metric,
+                       const char *what);
+
 /* Make an instance (any = 1: passage_hit, 0: passage_recall) from the
  * settings {"field"?: "passages", "gold_field"? (or "gold"):
  * "gold_titles"}. *inst is released with pc__mb_passage_destroy. `host`

@@ -1,6 +1,7 @@
 /* tests/unit/test_metric_passage.c: metric-basic's passage_recall and
  * passage_hit (plugins/metric-basic/metric_passage.c) loaded through the
  * core loader; suite "metric_passage". */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,11 +166,90 @@ static void test_settings_name_other_fields(void)
                    "titles");
 }
 
+/* What the refusing sinks answer, and how often feedback was called. */
+static int score_answer, feedback_answer, feedback_calls;
+
+static int refusing_score(void *ctx, double score)
+{
+  (void)ctx;
+  (void)score;
+  return score_answer;
+}
+
+static int refusing_feedback(void *ctx, const char *text, size_t len)
+{
+  (void)ctx;
+  (void)text;
+  (void)len;
+  feedback_calls++;
+  return feedback_answer;
+}
+
+/* Score example2 against one found title with `sink` (NULL: none). */
+static int score_with(const pc_metric_sink *sink, pc_error *err)
+{
+  const pc_metric_iface *mi = ifaces[RECALL];
+  void *inst = NULL;
+  int rc;
+
+  pc_error_clear(err);
+  feedback_calls = 0;
+  rc = mi->create(plugin->state, NULL, 0, &inst, err);
+  CU_ASSERT_EQUAL_FATAL(rc, PC_OK);
+  rc = mi->score(inst, example2, strlen(example2),
+                 "{\"passages\": [\"Mira Castell | m\"]}",
+                 strlen("{\"passages\": [\"Mira Castell | m\"]}"), NULL, 0,
+                 sink, err);
+  mi->destroy(inst);
+  return rc;
+}
+
+static void test_sinks_are_checked_and_their_codes_kept(void)
+{
+  pc_error err = PC_ERROR_INIT;
+  pc_metric_sink sink = {
+    .hdr = PC_ABI_HEADER_INIT(pc_metric_sink),
+    .ctx = NULL, .score = refusing_score, .feedback = refusing_feedback,
+  };
+
+  /* No sink, or one too old to hold `score`. */
+  CU_ASSERT_EQUAL(score_with(NULL, &err), PC_E_INVALID_ARG);
+  PC_ASSERT_STR_EQ(err.message, "metric passage_recall: score: no score "
+                   "sink");
+  sink.hdr.struct_size = (uint32_t)offsetof(pc_metric_sink, score);
+  CU_ASSERT_EQUAL(score_with(&sink, &err), PC_E_INVALID_ARG);
+  /* One without `feedback` is never asked for it. */
+  sink.hdr.struct_size = (uint32_t)offsetof(pc_metric_sink, feedback);
+  score_answer = PC_OK;
+  feedback_answer = PC_E_INTERNAL;
+  CU_ASSERT_EQUAL(score_with(&sink, &err), PC_OK);
+  CU_ASSERT_EQUAL(feedback_calls, 0);
+  CU_ASSERT_EQUAL(err.code, PC_OK);
+  /* A refusal keeps the sink's code; a code that is none is INTERNAL. */
+  sink.hdr.struct_size = (uint32_t)sizeof(sink);
+  score_answer = PC_E_CANCELLED;
+  CU_ASSERT_EQUAL(score_with(&sink, &err), PC_E_CANCELLED);
+  PC_ASSERT_STR_EQ(err.message, "metric passage_recall: the score sink "
+                   "failed");
+  CU_ASSERT_EQUAL(feedback_calls, 0);
+  score_answer = -7;
+  CU_ASSERT_EQUAL(score_with(&sink, &err), PC_E_INTERNAL);
+  score_answer = PC_OK;
+  feedback_answer = PC_E_NOMEM;
+  CU_ASSERT_EQUAL(score_with(&sink, &err), PC_E_NOMEM);
+  CU_ASSERT_EQUAL(feedback_calls, 1);
+  PC_ASSERT_STR_EQ(err.message, "metric passage_recall: the feedback sink "
+                   "failed");
+  pc_error_clear(&err);
+}
+
 static CU_TestInfo metric_passage_tests[] = {
   {"recall is the fraction of gold titles found",
    test_recall_is_the_fraction_of_gold_titles_found},
   {"hit needs any gold title", test_hit_needs_any_gold_title},
   {"settings name other fields", test_settings_name_other_fields},
+  {"sinks are checked and their codes kept",
+   test_sinks_are_checked_and_their_codes_kept},
   CU_TEST_INFO_NULL,
 };
 
