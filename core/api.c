@@ -105,6 +105,24 @@ static int join_paths(const char *a, const char *b, char **out,
   return PC_OK;
 }
 
+/* Warn through the host log (stderr, or the application's handler) about
+ * each plugin that did not load, as the command does. */
+static void log_load_failures(const pc_registry *reg)
+{
+  const pc_host_api *host = pc_host_api_get();
+  pc_buf line;
+
+  pc_buf_init(&line, PC_BUF_DEFAULT_MAX);
+  for (size_t i = 0; i < reg->n_failures; i++) {
+    pc_buf_reset(&line);
+    if (pc_buf_printf(&line, "plugin not loaded: %s",
+                      reg->failures[i].message) != PC_OK)
+      continue;  /* out of memory: the warning is lost, nothing else */
+    host->log(host->ctx, PC_LOG_WARN, NULL, line.data, line.len);
+  }
+  pc_buf_free(&line);
+}
+
 int pc_session_open(const char *config_path, const pc_session_opts *opts,
                     pc_session **out, pc_error *err)
 {
@@ -159,6 +177,7 @@ int pc_session_open(const char *config_path, const pc_session_opts *opts,
     rc = pc_error_wrap(err, &e, "plugins");
     goto fail;
   }
+  log_load_failures(s->reg);
   memset(&ro, 0, sizeof(ro));
   ro.cfg = s->cfg;
   ro.reg = s->reg;
@@ -167,8 +186,8 @@ int pc_session_open(const char *config_path, const pc_session_opts *opts,
   ro.no_cache = o.no_cache != 0;
   ro.adapter = o.adapter;
   if ((rc = pc_runtime_open(&ro, &s->rt, &e))) {
-    /* The command warns about plugins that did not load; here the
-     * refusal says it, since a missing provider is often one of them. */
+    /* Besides the warnings, the refusal names the first plugin that did
+     * not load, since a missing provider is often one of them. */
     if (rc == PC_E_UNSUPPORTED && s->reg->n_failures)
       rc = pc_error_set(err, rc, "%s: %s (%zu plugin(s) not loaded, the "
                         "first: %s)", config_path, e.message,

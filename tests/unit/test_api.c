@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "promptc/promptc.h"
 #include "alloc.h"
@@ -440,9 +442,72 @@ static void test_log_handler_gets_the_warnings(void)
   pthread_mutex_destroy(&seen.lock);
 }
 
+/* What a log handler saw of the lines naming one file. */
+typedef struct log_match {
+  pthread_mutex_t lock;
+  const char *needle;  /* borrowed */
+  int warnings;        /* WARN lines from the host naming it */
+  int others;          /* lines naming it at another level or source */
+} log_match;
+
+static void on_log_match(void *ctx, int level, const char *source,
+                         const char *message)
+{
+  log_match *m = ctx;
+
+  pthread_mutex_lock(&m->lock);
+  if (strstr(message, m->needle)) {
+    if (level == PC_LOG_WARN && !source)
+      m->warnings++;
+    else
+      m->others++;
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* A file in the plugin path that is no plugin does not stop the session,
+ * but the application hears of it: one warning naming the file. */
+static void test_plugin_load_failure_is_logged(void)
+{
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096], so[4200];
+  pc_session_opts o = PC_SESSION_OPTS_INIT;
+  pc_session *s = NULL;
+  pc_error err = PC_ERROR_INIT;
+  log_match m;
+  FILE *f;
+
+  paths();
+  snprintf(dir, sizeof(dir), "%s/pctest-api-XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  snprintf(so, sizeof(so), "%s/x.so", dir);
+  f = fopen(so, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("not a shared object\n", f);
+  fclose(f);
+  memset(&m, 0, sizeof(m));
+  pthread_mutex_init(&m.lock, NULL);
+  m.needle = so;
+  o.plugin_path = dir;
+  o.no_cache = 1;
+  o.threads = 1;
+  pc_set_log_handler(on_log_match, &m);
+  CU_ASSERT_EQUAL(pc_session_open(cfg_path, &o, &s, &err), PC_OK);
+  pc_session_close(s);
+  pc_set_log_handler(NULL, NULL);
+  CU_ASSERT_EQUAL(m.warnings, 1);
+  CU_ASSERT_EQUAL(m.others, 0);
+  pthread_mutex_destroy(&m.lock);
+  unlink(so);
+  rmdir(dir);
+}
+
 static CU_TestInfo api_tests[] = {
   {"a session needs a config", test_session_needs_a_config},
   {"a log handler gets the warnings", test_log_handler_gets_the_warnings},
+  {"a plugin that does not load is a warning naming its file",
+   test_plugin_load_failure_is_logged},
   {"a session error names the config file",
    test_session_error_names_the_config_file},
   {"options with a too small struct_size are refused",

@@ -74,7 +74,7 @@ typedef void (*pc_log_handler)(void *ctx, int level, const char *source,
  * called from any of the sessions' threads, several at once, so it must
  * be thread-safe, and it must not call back into the library. `ctx` is
  * borrowed: keep it alive until the handler has been replaced and the
- * sessions that might still be logging are closed. Since: 0.2.
+ * sessions that might still be logging are closed. Since: 0.1.
  */
 void pc_set_log_handler(pc_log_handler fn, void *ctx);
 
@@ -86,7 +86,7 @@ typedef struct pc_session pc_session;
 /*
  * Options of pc_session_open. Zero members mean "as the config says";
  * set struct_size to sizeof(pc_session_opts) (PC_SESSION_OPTS_INIT does).
- * Since: 0.2.
+ * Since: 0.1.
  */
 typedef struct pc_session_opts {
   uint32_t struct_size;
@@ -110,19 +110,20 @@ typedef struct pc_session_opts {
  * pc_session_open - read the run configuration at `config_path` (JSON,
  * docs/config.md; required: it names the LM), load the plugins and open
  * the LM roles, the cache and the scheduler. `opts` is borrowed and may
- * be NULL (all defaults).
+ * be NULL (all defaults). A plugin that fails to load is no error: it is
+ * a PC_LOG_WARN line naming its file (stderr or the log handler).
  *
  * On PC_OK *out is a new session owned by the caller (pc_session_close).
  * Errors: PC_E_INVALID_ARG (a bad config, named with its member),
  * PC_E_IO, PC_E_PARSE, PC_E_UNSUPPORTED (a provider no plugin offers),
- * PC_E_NOMEM. Since: 0.2.
+ * PC_E_NOMEM. Since: 0.1.
  */
 int pc_session_open(const char *config_path, const pc_session_opts *opts,
                     pc_session **out, pc_error *err);
 
 /* Close a session: stops its threads, closes the cache and releases the
  * plugins' instances. Programs loaded meanwhile stay valid. NULL is a
- * no-op. Since: 0.2. */
+ * no-op. Since: 0.1. */
 void pc_session_close(pc_session *s);
 
 /* ---- programs ---------------------------------------------------------- */
@@ -134,14 +135,14 @@ typedef struct pc_prog pc_prog;
  * pc_prog_load - read a promptc.program/1 file. On PC_OK *out is a new
  * program owned by the caller (pc_prog_free). Errors name the file and
  * the member ("prog.json: flow[1].inputs.context: unknown step 'c9'"):
- * PC_E_IO, PC_E_PARSE, PC_E_INVALID_ARG, PC_E_NOMEM. Since: 0.2.
+ * PC_E_IO, PC_E_PARSE, PC_E_INVALID_ARG, PC_E_NOMEM. Since: 0.1.
  */
 int pc_prog_load(const char *path, pc_prog **out, pc_error *err);
 
 /*
  * Options of pc_prog_load_artifact; set struct_size to
  * sizeof(pc_artifact_load_opts) (PC_ARTIFACT_LOAD_OPTS_INIT does).
- * Since: 0.2.
+ * Since: 0.1.
  */
 typedef struct pc_artifact_load_opts {
   uint32_t struct_size;
@@ -172,7 +173,7 @@ typedef struct pc_artifact_load_opts {
  * Errors name the artifact and the check that failed ("x-1.0.0.ppa:
  * signature does not verify"): PC_E_INVALID_ARG (verification or a
  * check), PC_E_IO, PC_E_UNSUPPORTED (a required plugin missing),
- * PC_E_NOMEM. Since: 0.2.
+ * PC_E_NOMEM. Since: 0.1.
  */
 int pc_prog_load_artifact(pc_session *s, const char *path,
                           const char *pubkey_path,
@@ -183,11 +184,11 @@ int pc_prog_load_artifact(pc_session *s, const char *path,
  * pc_prog_save - write the program, with its compiled state, as pretty
  * promptc.program/1 JSON to `path`, atomically (a temporary file renamed
  * over it; on failure `path` is left as it was). PC_E_IO or PC_E_NOMEM
- * naming `path`. Since: 0.2.
+ * naming `path`. Since: 0.1.
  */
 int pc_prog_save(const pc_prog *prog, const char *path, pc_error *err);
 
-/* Release a program. NULL is a no-op. Since: 0.2. */
+/* Release a program. NULL is a no-op. Since: 0.1. */
 void pc_prog_free(pc_prog *prog);
 
 /* ---- running, evaluating, compiling ------------------------------------ */
@@ -202,7 +203,7 @@ void pc_prog_free(pc_prog *prog);
  * PC_E_PARSE (an answer no adapter could parse), the LM's code
  * (PC_E_PROVIDER, PC_E_TIMEOUT, PC_E_AUTH, ...), PC_E_UNSUPPORTED (an
  * adapter no plugin offers), PC_E_NOMEM; the message names the step or
- * predictor. Since: 0.2.
+ * predictor. Since: 0.1.
  */
 int pc_prog_run(pc_session *s, const pc_prog *prog, const char *inputs_json,
                 char **outputs_json, pc_error *err);
@@ -210,7 +211,7 @@ int pc_prog_run(pc_session *s, const pc_prog *prog, const char *inputs_json,
 /*
  * The scores of pc_prog_eval. The caller sets struct_size to
  * sizeof(pc_eval_summary) before the call (PC_EVAL_SUMMARY_INIT does);
- * the library fills the members that fit. Since: 0.2.
+ * the library fills the members that fit. Since: 0.1.
  */
 typedef struct pc_eval_summary {
   uint32_t struct_size;
@@ -242,7 +243,7 @@ typedef struct pc_eval_summary {
  * also: PC_E_INVALID_ARG (a malformed dataset line, with file:line; an
  * empty dataset; a bad metric spec), PC_E_UNSUPPORTED (a metric no plugin
  * offers), PC_E_IO, PC_E_NOMEM. On failure the members of `out` past
- * struct_size are untouched and the rest are zero. Since: 0.2.
+ * struct_size are untouched and the rest are zero. Since: 0.1.
  */
 int pc_prog_eval(pc_session *s, const pc_prog *prog, const char *data_path,
                  const char *metric, pc_eval_summary *out, pc_error *err);
@@ -258,7 +259,11 @@ int pc_prog_eval(pc_session *s, const pc_prog *prog, const char *data_path,
  * config's "budget". The starting and
  * the compiled program are both evaluated on the validation set, as
  * `promptc compile` does, and the compiled program records how it was
- * made (its "compile" member). Nothing is written to the run store.
+ * made (its "compile" member). Nothing is written to the run store, and
+ * the optimizer gets no export directory (the command's OUT.export/):
+ * optimizers that write files there, export-finetune and the "w" steps
+ * of better-together, refuse with PC_E_UNSUPPORTED, and only after the
+ * starting program was evaluated; run them with `promptc compile -o`.
  *
  * On PC_OK *compiled is a new program owned by the caller (pc_prog_free)
  * and, when `report_json` is not NULL, *report_json is new text owned by
@@ -271,7 +276,7 @@ int pc_prog_eval(pc_session *s, const pc_prog *prog, const char *data_path,
  * "report" is the optimizer's own report (or null). Errors: the
  * optimizer's code and message, PC_E_UNSUPPORTED (no such optimizer or
  * metric), PC_E_INVALID_ARG (settings it refuses, bad datasets),
- * PC_E_CANCELLED, PC_E_NOMEM. Since: 0.2.
+ * PC_E_CANCELLED, PC_E_NOMEM. Since: 0.1.
  */
 int pc_prog_compile(pc_session *s, const pc_prog *prog,
                     const char *optimizer, const char *settings_json,
@@ -280,7 +285,7 @@ int pc_prog_compile(pc_session *s, const pc_prog *prog,
                     char **report_json, pc_error *err);
 
 /* Free text the library returned (outputs, reports). NULL is a no-op.
- * Since: 0.2. */
+ * Since: 0.1. */
 void pc_free_text(char *text);
 
 #ifdef __cplusplus
