@@ -27,11 +27,7 @@
 
 #define SEARCH_PATH_MAX 4096
 
-/* The v1.0 size of the descriptor: everything up to get_interface. */
-#define INFO_V1_SIZE \
-  (offsetof(pc_plugin_info, get_interface) + sizeof(void (*)(void)))
-
-static int check_file(const char *path, pc_error *err)
+int pc_plugin_check_file(const char *path, pc_error *err)
 {
   struct stat st;
 
@@ -65,11 +61,11 @@ static int check_info(const char *path, const pc_plugin_info *info,
     return pc_error_set(err, PC_E_UNSUPPORTED,
                         "%s: wrong ABI major %u (this host speaks %d)", path,
                         (unsigned)info->hdr.abi_major, PC_ABI_MAJOR);
-  if (info->hdr.struct_size < INFO_V1_SIZE)
+  if (info->hdr.struct_size < PC_PLUGIN_INFO_V1_SIZE)
     return pc_error_set(err, PC_E_UNSUPPORTED,
                         "%s: descriptor too short (struct_size %u, ABI 1.0 "
                         "needs %zu)", path, (unsigned)info->hdr.struct_size,
-                        (size_t)INFO_V1_SIZE);
+                        (size_t)PC_PLUGIN_INFO_V1_SIZE);
   if (!info->id || !*info->id || !info->version || !*info->version)
     return pc_error_set(err, PC_E_INVALID_ARG,
                         "%s: descriptor lacks an id or a version", path);
@@ -93,7 +89,7 @@ int pc_plugin_open(const char *path, pc_plugin **out, pc_error *err)
   int rc;
 
   *out = NULL;
-  rc = check_file(path, err);
+  rc = pc_plugin_check_file(path, err);
   if (rc)
     return rc;
   p = pc_calloc(1, sizeof(*p));

@@ -26,6 +26,11 @@ typedef struct pc_iface_prefix {
 
 #define PC_MAX_TABLES 256
 
+/* The v1.0 size of the plugin descriptor: everything up to get_interface.
+ * A descriptor shorter than this is refused. */
+#define PC_PLUGIN_INFO_V1_SIZE \
+  (offsetof(pc_plugin_info, get_interface) + sizeof(void (*)(void)))
+
 typedef struct pc_plugin {
   char *path;                    /* owned */
   char sha256[PC_SHA256_HEX_LEN + 1];
@@ -48,10 +53,19 @@ typedef struct pc_registry {
 } pc_registry;
 
 /*
+ * pc_plugin_check_file - the checks of a plugin file made before it is
+ * loaded: it must be a regular file, neither group- nor world-writable,
+ * owned by us or by root. PC_OK, or PC_E_IO (cannot stat, not a regular
+ * file) or PC_E_INVALID_ARG (refused) with one line naming `path`. Runs
+ * nothing from the file.
+ */
+int pc_plugin_check_file(const char *path, pc_error *err);
+
+/*
  * pc_plugin_open - load one plugin .so and check it.
  *
- * Refuses a group- or world-writable file, dlopens it RTLD_NOW|RTLD_LOCAL,
- * finds pc_plugin_entry_v1, checks the descriptor (non-NULL, major, size,
+ * Refuses a file pc_plugin_check_file refuses, dlopens it
+ * RTLD_NOW|RTLD_LOCAL, finds pc_plugin_entry_v1, checks the descriptor (non-NULL, major, size,
  * id/version/init present), and calls init with the host table. On success
  * *out owns the plugin (pc_plugin_close). On failure returns a code, sets
  * *out to NULL and writes one line naming `path`.

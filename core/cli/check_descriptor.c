@@ -13,10 +13,6 @@
 #include "host.h"
 #include "loader.h"
 
-/* The v1.0 size of the descriptor: everything up to get_interface. */
-#define INFO_V1_SIZE \
-  (offsetof(pc_plugin_info, get_interface) + sizeof(void (*)(void)))
-
 #define KNOWN_KINDS \
   (PC_KIND_LM_PROVIDER | PC_KIND_ADAPTER | PC_KIND_METRIC | \
    PC_KIND_OPTIMIZER | PC_KIND_TOOL | PC_KIND_PROGRAM)
@@ -178,8 +174,8 @@ int check_load(const char *path, check_loaded *l, char *why, size_t cap)
   *(void **)(&entry) = dlsym(so, PC_PLUGIN_ENTRY_SYMBOL);
   l->info = entry ? entry(&pc_host_api_get()->hdr) : NULL;
   if (!l->info || l->info->hdr.abi_major != PC_ABI_MAJOR ||
-      l->info->hdr.struct_size < INFO_V1_SIZE || !l->info->init ||
-      !l->info->get_interface) {
+      l->info->hdr.struct_size < PC_PLUGIN_INFO_V1_SIZE ||
+      !l->info->init || !l->info->get_interface) {
     snprintf(why, cap, "no usable descriptor (see the entry and descriptor "
              "rows)");
     return -1;
@@ -375,10 +371,11 @@ static int check_descriptor(const pc_plugin_info *info)
                (unsigned)info->hdr.abi_major, PC_ABI_MAJOR);
     fatal = 1;
   }
-  if (info->hdr.struct_size < INFO_V1_SIZE) {
+  if (info->hdr.struct_size < PC_PLUGIN_INFO_V1_SIZE) {
     check_note(problems, sizeof(problems),
                "struct_size %u is below ABI 1.0's %zu",
-               (unsigned)info->hdr.struct_size, (size_t)INFO_V1_SIZE);
+               (unsigned)info->hdr.struct_size,
+               (size_t)PC_PLUGIN_INFO_V1_SIZE);
     fatal = 1;
   } else if (info->hdr.abi_minor <= PC_ABI_MINOR &&
              info->hdr.struct_size > sizeof(pc_plugin_info)) {

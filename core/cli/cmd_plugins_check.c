@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "check.h"
 #include "cli.h"
+#include "loader.h"
 
 /* The exit status when a check FAILed (docs/cli.md). */
 #define CHECK_EXIT_FAILED 8
@@ -193,6 +194,20 @@ static int print_json(const check_table *tb, const check_opts *o)
   return status;
 }
 
+/* The "file" row: the loader's own checks of the file before it loads
+ * it (regular, not group- or world-writable, owned by us or root), so a
+ * file `plugins list` would refuse does not pass here. */
+static void check_file_row(check_table *tb, const char *path)
+{
+  pc_error err = PC_ERROR_INIT;
+
+  if (pc_plugin_check_file(path, &err))
+    check_add_row(tb, "FAIL", "file", "%s", err.message);
+  else
+    check_add_row(tb, "PASS", "file", "a regular file, not group- or "
+                  "world-writable, owned by us or root");
+}
+
 /* ---- the command ----------------------------------------------------- */
 
 static void check_usage(FILE *f)
@@ -203,10 +218,15 @@ static void check_usage(FILE *f)
         "check:\n"
         "PASS, FAIL, WARN or SKIP, its name and what was found, then a "
         "summary.\n"
-        "The file is loaded by itself; the plugins a behavioural check "
-        "needs (the\n"
-        "sim LM, the chat adapter, exact_match) come from the plugin path "
-        "as usual.\n"
+        "The loader's file checks come first (regular, not group- or "
+        "world-writable,\n"
+        "owned by us or root); then the file is loaded by itself; the "
+        "plugins\n"
+        "a behavioural check needs (the sim LM, the chat and json adapters, "
+        "the\n"
+        "exact_match metric) come from the plugin path as usual, and a "
+        "check whose\n"
+        "plugins are missing there is SKIP.\n"
         "Plugin code runs in child processes: a crash or a hang is a FAIL "
         "row.\n\n"
         "options:\n"
@@ -294,6 +314,7 @@ int cmd_plugins_check(int argc, char **argv)
     return PC_EXIT_INPUT;
   }
   signal(SIGPIPE, SIG_IGN);
+  check_file_row(&tb, o.path);
   check_symbols(&tb, o.path);
   check_run_child(&tb, &o, check_child_static, 0, 0, NULL);
   for (size_t i = 0; i < tb.n_tasks; i++) {

@@ -143,6 +143,42 @@ fails opt_no_result 'behave:optimizer:'
 contains "$pc_tmp/opt_no_result.out" "without set_result"
 only_fail opt_no_result 'behave:optimizer:'
 
+# --- the loader's file checks ---------------------------------------------
+# A group-writable copy of a good plugin: `plugins list` would refuse it,
+# so the check fails its "file" row with the loader's message.
+contains "$pc_tmp/metric-basic.so.out" "PASS  file"
+mkdir "$pc_tmp/gw"
+cp "$b/plugins/metric-basic/.libs/metric-basic.so" "$pc_tmp/gw/mb.so"
+chmod 755 "$pc_tmp/gw/mb.so"
+chmod g+w "$pc_tmp/gw/mb.so"
+run_promptc 8 plugins check "$pc_tmp/gw/mb.so"
+contains "$pc_tmp/out" "FAIL  file"
+contains "$pc_tmp/out" "mb.so: refused: the file is group-writable"
+
+# --- plugins the host borrows ---------------------------------------------
+# check_without DIRS...: plugins check of opt-bootstrap with only these
+# plugin folders (names under plugins/) in the plugin path; out and err
+# as run_promptc leaves them, the exit status in $st.
+check_without() {
+  pp=""
+  for d in "$@"; do pp="$pp${pp:+:}$b/plugins/$d/.libs"; done
+  (PROMPTC_PLUGIN_PATH=$pp; export PROMPTC_PLUGIN_PATH
+   exec "$PC_PROMPTC" plugins check \
+     "$b/plugins/opt-bootstrap/.libs/opt-bootstrap.so") \
+    >"$pc_tmp/out" 2>"$pc_tmp/err"
+  st=$?
+}
+# A missing metric or json adapter is the host's, not the optimizer's: the
+# behavioural row is SKIP, naming it, and the plugin still conforms.
+check_without lm-sim adapter-chat adapter-json
+check "no metric plugin: exit 0" test "$st" -eq 0
+contains "$pc_tmp/out" "SKIP  behave:optimizer:bootstrap"
+contains "$pc_tmp/out" "exact_match metric is not in the plugin path"
+check_without lm-sim adapter-chat metric-basic
+check "no json adapter: exit 0" test "$st" -eq 0
+contains "$pc_tmp/out" "SKIP  behave:optimizer:bootstrap"
+contains "$pc_tmp/out" "json fallback"
+
 # --- JSON, usage and the good fixture -------------------------------------
 run_promptc 8 plugins check --json "$fx/fx_chk_metric_range.so"
 contains "$pc_tmp/out" '"ok": false'
