@@ -63,6 +63,11 @@ int cli_json_arg(const char *arg, const char *what, struct json_object **out);
 /* Print `v` as pretty JSON (2-space indent, non-ASCII kept) and a newline. */
 int cli_print_json(FILE *f, const struct json_object *v);
 
+/* Write `port` and a newline to `path` for --port-file, atomically
+ * (pc_file_write_atomic): a reader sees no file or the whole port, never
+ * half of it. Returns 0, or -1 after printing the error naming the file. */
+int cli_write_port_file(const char *path, unsigned port);
+
 /* The summary lines on how the provider calls went (docs/providers.md):
  * "retries" always, "drift" when the served model changed. */
 struct pc_usage;

@@ -98,6 +98,19 @@ int cli_print_json(FILE *f, const struct json_object *v)
   return rc ? PC_EXIT_ENV : PC_EXIT_OK;
 }
 
+int cli_write_port_file(const char *path, unsigned port)
+{
+  char line[16];
+  pc_error err = PC_ERROR_INIT;
+  int n = snprintf(line, sizeof(line), "%u\n", port);
+
+  if (pc_file_write_atomic(path, line, (size_t)n, &err)) {
+    cli_fail(PC_EXIT_ENV, &err, "--port-file");
+    return -1;
+  }
+  return 0;
+}
+
 void cli_print_retries(const pc_usage *u)
 {
   printf("retries   %llu (%llu after a 429); waited %.1f s before retries, "

@@ -24,7 +24,7 @@ static void history_usage(FILE *f)
         "With --last or --run, list LM calls instead: the last N calls of "
         "run ID,\nelse of the newest run that made calls: predictor, model "
         "(as served when\nthe provider said), tokens, latency, cost, cache "
-        "hit and retries.\n\n"
+        "hit, retries and the error\n(the code of a call that failed).\n\n"
         "options:\n"
         "      --runs FILE      the run store (default: "
         "$XDG_STATE_HOME/promptc/runs.sqlite)\n"

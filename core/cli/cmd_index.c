@@ -13,7 +13,6 @@
 #include <microhttpd.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "cli.h"
 #include "index.h"
 
@@ -265,9 +264,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   ks = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "k");
   if (!query)
     return send_error(conn, MHD_HTTP_BAD_REQUEST, "query: missing");
-  if (ks && (k = parse_k(ks)) < 0)
-    return send_error(conn, MHD_HTTP_BAD_REQUEST, "k: expected an integer "
-                      "from 1 to 100");
+  if (ks && (k = parse_k(ks)) < 0) {
+    char msg[64];
+
+    snprintf(msg, sizeof(msg), "k: expected an integer from 1 to %d",
+             PC_INDEX_K_MAX);
+    return send_error(conn, MHD_HTTP_BAD_REQUEST, msg);
+  }
   if (pc_index_query(ix, query, (size_t)k, &hits, &n, &err) != PC_OK)
     return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err.message);
   doc = json_object_new_object();
@@ -282,37 +285,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   json_object_put(doc);
   pc_index_hits_free(hits, n);
   return ret;
-}
-
-/* Write the port to PATH.tmp, then rename it to PATH. */
-static int write_port_file(const char *path, unsigned port)
-{
-  pc_buf tmp;
-  FILE *f = NULL;
-  int rc = -1;
-
-  pc_buf_init(&tmp, 8192);
-  if (pc_buf_printf(&tmp, "%s.tmp", path)) {
-    cli_error("--port-file %s: path too long", path);
-    goto out;
-  }
-  f = fopen(tmp.data, "w");
-  if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0) {
-    cli_error("--port-file %s: %s", tmp.data, strerror(errno));
-    if (f)
-      remove(tmp.data);
-    goto out;
-  }
-  if (rename(tmp.data, path) != 0) {
-    cli_error("--port-file %s: %s", path, strerror(errno));
-    remove(tmp.data);
-    goto out;
-  }
-  rc = 0;
-
-out:
-  pc_buf_free(&tmp);
-  return rc;
 }
 
 static int index_serve(int argc, char **argv)
@@ -387,7 +359,7 @@ static int index_serve(int argc, char **argv)
          force ? "0.0.0.0" : "127.0.0.1", port);
   fflush(stdout);
   if (port_file) {
-    if (write_port_file(port_file, port)) {
+    if (cli_write_port_file(port_file, port)) {
       status = PC_EXIT_FAIL;
       goto restore;
     }

@@ -7,25 +7,15 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "check.h"
 #include "cli.h"
 
-static const char *iface_ids[] = {
-  PC_IFACE_ADAPTER, PC_IFACE_LM_PROVIDER, PC_IFACE_METRIC, PC_IFACE_OPTIMIZER,
-  PC_IFACE_TOOL, PC_IFACE_PROGRAM,
-};
-#define N_IFACE_IDS (sizeof(iface_ids) / sizeof(iface_ids[0]))
-
-static const struct {
-  uint64_t bit;
-  const char *name;
-} kind_names[] = {
-  {PC_KIND_LM_PROVIDER, "lm"},
-  {PC_KIND_ADAPTER, "adapter"},
-  {PC_KIND_METRIC, "metric"},
-  {PC_KIND_OPTIMIZER, "optimizer"},
-  {PC_KIND_TOOL, "tool"},
-  {PC_KIND_PROGRAM, "program"},
-};
+/* The name `list` and `info` show for a kind of check_kinds: its own,
+ * but "lm" for the LM provider, as the KINDS column has it. */
+static const char *kind_label(const check_kind *k)
+{
+  return k->bit == PC_KIND_LM_PROVIDER ? "lm" : k->name;
+}
 
 static void plugins_usage(FILE *f)
 {
@@ -57,18 +47,19 @@ static struct json_object *interfaces_of(const pc_plugin *p)
 {
   struct json_object *arr = json_object_new_array();
 
-  for (size_t i = 0; arr && i < N_IFACE_IDS; i++) {
+  for (size_t i = 0; arr && i < CHECK_N_KINDS; i++) {
+    const char *iface = check_kinds[i].iface;
     int end = 0;
 
     for (uint32_t k = 0; !end && k < PC_MAX_TABLES; k++) {
       const pc_iface_prefix *t;
       struct json_object *o;
 
-      t = pc_plugin_interface_at(p, iface_ids[i], k, sizeof(*t), &end);
+      t = pc_plugin_interface_at(p, iface, k, sizeof(*t), &end);
       if (!t)
         continue;
       o = json_object_new_object();
-      json_object_object_add(o, "id", json_object_new_string(iface_ids[i]));
+      json_object_object_add(o, "id", json_object_new_string(iface));
       json_object_object_add(o, "name",
                              json_object_new_string(t->name ? t->name : ""));
       json_object_object_add(o, "struct_size",
@@ -86,9 +77,10 @@ static struct json_object *plugin_json(const pc_plugin *p)
   struct json_object *o = json_object_new_object();
   struct json_object *kinds = json_object_new_array();
 
-  for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-    if (info->kinds & kind_names[i].bit)
-      json_object_array_add(kinds, json_object_new_string(kind_names[i].name));
+  for (size_t i = 0; i < CHECK_N_KINDS; i++)
+    if (info->kinds & check_kinds[i].bit)
+      json_object_array_add(kinds, json_object_new_string(
+                              kind_label(&check_kinds[i])));
   json_object_object_add(o, "id", json_object_new_string(info->id));
   json_object_object_add(o, "name", json_object_new_string(info->name));
   json_object_object_add(o, "version", json_object_new_string(info->version));

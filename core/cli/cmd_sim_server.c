@@ -129,32 +129,6 @@ static int read_int(const char *flag, const char *arg, long long min,
   return 0;
 }
 
-/* Write the port to PATH.tmp, then rename it to PATH. */
-static int write_port_file(const char *path, unsigned port)
-{
-  char tmp[4096];
-  FILE *f;
-  int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-
-  if (n < 0 || (size_t)n >= sizeof(tmp)) {
-    cli_error("--port-file %s: path too long", path);
-    return -1;
-  }
-  f = fopen(tmp, "w");
-  if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0) {
-    cli_error("--port-file %s: %s", tmp, strerror(errno));
-    if (f)
-      remove(tmp);
-    return -1;
-  }
-  if (rename(tmp, path) != 0) {
-    cli_error("--port-file %s: %s", path, strerror(errno));
-    remove(tmp);
-    return -1;
-  }
-  return 0;
-}
-
 /* Everything the command parsed. */
 struct sim_cmd {
   const char *config;
@@ -387,7 +361,7 @@ int cmd_sim_server(int argc, char **argv)
            (unsigned)pc_sim_server_port(srv));
   fflush(stdout);
   if (o.port_file) {
-    if (write_port_file(o.port_file, pc_sim_server_port(srv))) {
+    if (cli_write_port_file(o.port_file, pc_sim_server_port(srv))) {
       status = PC_EXIT_ENV;
       goto stop;
     }

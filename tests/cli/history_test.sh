@@ -253,4 +253,8 @@ contains "$pc_tmp/err" "two runs given"
 run_promptc 0 history --runs "$pc_tmp/empty.sqlite" --last 5
 contains "$pc_tmp/out" "no LM calls recorded in $pc_tmp/empty.sqlite"
 
+# --help names every column of --last, the error code included.
+run_promptc 0 history --help
+contains "$pc_tmp/out" "retries and the error"
+
 finish
