@@ -1144,7 +1144,8 @@ static int c_finetune_record(void *ctx, const char *path,
   struct json_object *state = NULL, *inputs = NULL, *outputs = NULL;
   struct json_object *demos = NULL, *rec = NULL, *msgs;
   struct json_object *cfg_adapter = NULL;
-  pc_program *prog = NULL;
+  pc_program *owned = NULL;
+  const pc_program *prog = c->o->program;
   const pc_predictor *p;
   pc_rt_adapter *ad;
   pc_messages m;
@@ -1164,8 +1165,13 @@ static int c_finetune_record(void *ctx, const char *path,
   if (!rc)
     rc = parse_arg(outputs_json, outputs_len, "finetune_record: outputs",
                    json_type_object, &outputs, err);
-  if (!rc)
-    rc = apply_state_json(c->start_json, state, &prog, err);
+  /* Without a state the record is of the program the compile (or the
+   * run_optimizer step) started from: c->o->program, whose JSON is
+   * c->start_json. Only a state needs a program of its own. */
+  if (!rc && state) {
+    rc = apply_state_json(c->start_json, state, &owned, err);
+    prog = owned;
+  }
   if (rc)
     goto out;
   if (!path || !(p = pc_program_predictor(prog, path))) {
@@ -1227,7 +1233,7 @@ out:
     json_object_put(rec);
   pc_messages_clear(&m);
   json_object_put(demos);
-  pc_program_free(prog);
+  pc_program_free(owned);
   json_object_put(state);
   json_object_put(inputs);
   json_object_put(outputs);

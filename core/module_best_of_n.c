@@ -166,7 +166,8 @@ fail:
   return PC_E_NOMEM;
 }
 
-int pc__wrap_fatal(int code)
+/* Non-zero for errors that no further attempt can get past. */
+static int fatal_code(int code)
 {
   return code == PC_E_CANCELLED || code == PC_E_NOMEM ||
          code == PC_E_BUDGET || code == PC_E_INTERNAL;
@@ -395,7 +396,7 @@ int pc__bon_run(pc_run_ctx *ctx, const pc_module *m, const pc__bon *b,
     json_object_put(out);
     out = NULL;
     if (arc) {
-      if (pc__wrap_fatal(arc) || i > fail_count) {
+      if (fatal_code(arc) || i > fail_count) {
         rc = pc_error_set(err, arc, "%s: attempt %d (rollout id %lld): %s",
                           m->name, i + 1, (long long)(start + i), e.message);
         goto out;

@@ -51,9 +51,6 @@ int pc__wrap_append_trace(pc_run_ctx *ctx, const struct json_object *trace);
 int pc__wrap_append_input(pc_signature *sig, const char *name,
                           const char *desc);
 
-/* Non-zero for errors that no further attempt can get past. */
-int pc__wrap_fatal(int code);
-
 /* The module that spec's "module" names, declared earlier (borrowed). */
 int pc__wrap_inner(pc_module_loader *ld, pc_module *m,
                    const struct json_object *spec, const pc_module **out);
