@@ -6,8 +6,10 @@
 # `promptc inspect` shows for the same inputs, with the traced outputs as
 # the reply; one file per predictor without multitask; parse failures are
 # never exported; 1 and 16 threads write the same bytes; a killed compile
-# resumes to the same export; a cap writes no export; the dry run is the
-# formula; bad settings are refused before anything is spent.
+# resumes to the same export, paying again at most the call in flight with
+# the cache on, and the baseline and the teacher pass with --no-cache; a
+# cap writes no export; the dry run is the formula; bad settings are
+# refused before anything is spent.
 . "${PC_TEST_SRCDIR:-tests}/cli/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
@@ -267,40 +269,73 @@ check "1 and 16 threads write byte-identical exports" \
   diff -r "$T/t1.export" "$T/t16.export"
 
 # --- resume after SIGKILL: the same export -------------------------------
-# Cache off and one thread: the baseline, the teacher pass and the final
-# evaluation each make about a third of the calls; the kill lands in the
-# teacher pass, before anything is exported.
-for run in full part; do
+# One thread, and a val split of its own (20 examples), so that the
+# teacher pass on train does not find its answers in the cache the
+# baseline on val filled: the baseline makes about a third of the calls,
+# the teacher pass two thirds, and the final evaluation on val is all
+# cache hits. The kill lands in the teacher pass, before anything is
+# exported. The resume replays no request (the teacher pass is the only
+# one); the baseline and the teacher pass run again and find the calls
+# they had finished in the cache, so only the call in flight is repaid.
+sed -n 41,60p "$TE/data/train.jsonl" >"$T/tval.jsonl"      # |V| = 20
+for run in full part nfull npart; do
   make_config "$TE" '"follow the policy", "urgency", "overrides"' \
     '{"name": "exact_match", "field": "queue"}' \
     ', "latency_ms": 10, "call_log": "'"$T/$run.log"'"' "" "$T/$run-cfg.json"
 done
+# killed RUN CALLS ARGS...: a compile with $T/RUN-cfg.json as run RUN,
+# killed with SIGKILL once it has made CALLS calls; $first is how many it
+# had made.
+killed() {
+  kr=$1; kn=$2; shift 2
+  "$PC_PROMPTC" compile "$TE/program.json" --config "$T/$kr-cfg.json" \
+    --train "$T/ttrain.jsonl" --val "$T/tval.jsonl" \
+    --optimizer export-finetune --runs "$T/runs.sqlite" --no-progress \
+    --threads 1 --run-id "$kr" -o "$T/$kr.json" "$@" >/dev/null 2>&1 &
+  pid=$!
+  n=0
+  while [ "$n" -lt 400 ]; do
+    sleep 0.02
+    lines=$(wc -l 2>/dev/null <"$T/$kr.log" || echo 0)
+    [ "$lines" -ge "$kn" ] && break
+    n=$((n + 1))
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  first=$(wc -l <"$T/$kr.log")
+}
 compile 0 "$TE/program.json" "$T/full-cfg.json" "$T/ttrain.jsonl" \
-  "$T/full.json" --no-cache --threads 1
+  "$T/full.json" --val "$T/tval.jsonl" --cache "$T/cache-full" --threads 1
 full_calls=$(wc -l <"$T/full.log")
-"$PC_PROMPTC" compile "$TE/program.json" --config "$T/part-cfg.json" \
-  --train "$T/ttrain.jsonl" --optimizer export-finetune \
-  --runs "$T/runs.sqlite" --no-progress --no-cache --threads 1 \
-  --run-id killed -o "$T/part.json" >/dev/null 2>&1 &
-pid=$!
-n=0
-while [ "$n" -lt 400 ]; do  # until half the calls are made
-  sleep 0.02
-  lines=$(wc -l 2>/dev/null <"$T/part.log" || echo 0)
-  [ "$lines" -ge $((full_calls / 2)) ] && break
-  n=$((n + 1))
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-first=$(wc -l <"$T/part.log")
+killed part $((full_calls / 2)) --cache "$T/cache-part"
 check "the first attempt was killed part-way ($first of $full_calls calls)" \
   test "$first" -gt 0 -a "$first" -lt "$full_calls"
 check "the killed attempt wrote no export" test ! -e "$T/part.export"
-run_promptc 0 compile --resume killed --runs "$T/runs.sqlite" --no-progress
+run_promptc 0 compile --resume part --runs "$T/runs.sqlite" --no-progress
+total=$(wc -l <"$T/part.log")
+resume_paid "$first" "$total" "$full_calls"
 check "the resumed compile writes the program of an uninterrupted one" \
   cmp "$T/part.json" "$T/full.json"
 check "the resumed compile writes the export of an uninterrupted one" \
   diff -r "$T/part.export" "$T/full.export"
+# With --no-cache the baseline, the teacher pass and the final evaluation
+# make about a quarter, a half and a quarter of the calls; the kill lands
+# in the teacher pass, and the resume pays the baseline and the whole
+# teacher pass again: every call an uninterrupted run makes (docs/cli.md,
+# --resume).
+compile 0 "$TE/program.json" "$T/nfull-cfg.json" "$T/ttrain.jsonl" \
+  "$T/nfull.json" --val "$T/tval.jsonl" --no-cache --threads 1
+full_calls=$(wc -l <"$T/nfull.log")
+killed npart $((full_calls / 2)) --no-cache
+check "--no-cache: killed part-way ($first of $full_calls calls)" \
+  test "$first" -gt 0 -a "$first" -lt "$full_calls"
+run_promptc 0 compile --resume npart --runs "$T/runs.sqlite" --no-progress
+total=$(wc -l <"$T/npart.log")
+check "--no-cache: the resume repaid the baseline and the teacher pass \
+($first before the kill + $((total - first)); uninterrupted $full_calls)" \
+  test "$total" -eq $((first + full_calls))
+check "--no-cache: the resumed export is the uninterrupted one's" \
+  diff -r "$T/npart.export" "$T/nfull.export"
 
 # --- budget: a cap cuts the teacher pass; nothing is exported -------------
 # At one thread a run in flight at the cap may still make its JSON

@@ -202,29 +202,46 @@ check "the capped report.html is well-formed" \
   well_formed "$T/capped.report.html"
 
 # --- a resumed compile writes its report --------------------------------
-make_config ', "latency_ms": 3, "call_log": "'"$T/part.log"'"' \
-  "$T/cfg-slow.json"
-"$PC_PROMPTC" compile "$E/program.json" --config "$T/cfg-slow.json" \
+# One thread, the LM cache on: an uninterrupted run with a cache of its
+# own makes FULL calls; the killed one, resumed, makes at most one more
+# (the call in flight at the kill; docs/cli.md, --resume).
+for run in whole part; do
+  make_config ', "latency_ms": 3, "call_log": "'"$T/$run.log"'"' \
+    "$T/cfg-$run.json"
+done
+"$PC_PROMPTC" compile "$E/program.json" --config "$T/cfg-whole.json" \
   --train "$T/train.jsonl" --val "$T/val.jsonl" --optimizer copro \
   --set breadth=3 --set depth=2 --no-progress --threads 1 \
-  --runs "$T/runs.sqlite" --cache "$T/cache-slow.sqlite" --run-id killed \
+  --runs "$T/runs.sqlite" --cache "$T/cache-whole.sqlite" \
+  -o "$T/whole.json" >/dev/null 2>&1
+full_calls=$(wc -l <"$T/whole.log")
+check "the uninterrupted compile wrote its program" test -s "$T/whole.json"
+"$PC_PROMPTC" compile "$E/program.json" --config "$T/cfg-part.json" \
+  --train "$T/train.jsonl" --val "$T/val.jsonl" --optimizer copro \
+  --set breadth=3 --set depth=2 --no-progress --threads 1 \
+  --runs "$T/runs.sqlite" --cache "$T/cache-part.sqlite" --run-id killed \
   -o "$T/resumed.json" >/dev/null 2>&1 &
 pid=$!
 n=0
-while [ "$n" -lt 200 ]; do  # until about 80 calls are made
+while [ "$n" -lt 200 ]; do  # until about half the calls are made
   sleep 0.05
   lines=$(wc -l 2>/dev/null <"$T/part.log" || echo 0)
-  [ "$lines" -ge 80 ] && break
+  [ "$lines" -ge $((full_calls / 2)) ] && break
   n=$((n + 1))
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+first=$(wc -l <"$T/part.log")
+check "the first attempt was killed part-way ($first of $full_calls calls)" \
+  test "$first" -gt 0 -a "$first" -lt "$full_calls"
 check "the killed compile wrote neither program nor report" \
   test ! -e "$T/resumed.json" -a ! -e "$T/resumed.report.json"
 run_promptc 0 compile --resume killed --runs "$T/runs.sqlite" \
   --no-progress
 contains "$T/out" "answered from the run's log"
 contains "$T/out" "report    $T/resumed.report.html"
+total=$(wc -l <"$T/part.log")
+resume_paid "$first" "$total" "$full_calls"
 check "the resumed report has every trial" test \
   "$(get "$T/resumed.report.json" "len(d['trials'])")" = 6
 check "the resumed report's trials are the uninterrupted run's" \

@@ -47,11 +47,12 @@ contains() {
 }
 
 # resume_paid FIRST TOTAL FULL: the check after a compile at --threads 1
-# was killed with SIGKILL once FIRST calls were logged and resumed to TOTAL
-# calls, where an uninterrupted run makes FULL. Resuming pays again at
-# most the one call that was in flight: the provider answered it, but the
-# process died before the answer reached the cache (docs/cli.md,
-# --resume).
+# with the LM cache on was killed with SIGKILL once FIRST calls were
+# logged and resumed to TOTAL calls, where an uninterrupted run with a
+# cache of its own makes FULL. Resuming pays again at most the one call
+# that was in flight: the provider answered it, but the process died
+# before the answer reached the cache (docs/cli.md, --resume; with
+# --no-cache the baseline and the request in flight are paid again).
 resume_paid() {
   if [ "$2" -ge "$3" ] && [ "$2" -le $(($3 + 1)) ]; then
     ok "resuming repaid at most the call in flight ($1 + $(($2 - $1)) = $2; uninterrupted $3)"
