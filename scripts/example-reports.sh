@@ -4,11 +4,20 @@
 # row per run, and keep one report.html per optimizer in
 # docs/report-examples/ (the reports the docs link to).
 #
-# usage: sh scripts/example-reports.sh [BUILD_DIR]   (default: _build)
-# Needs a built tree (the quickstart's or `make`'s) and python3.
+# usage: sh scripts/example-reports.sh [BUILD_DIR]
+# BUILD_DIR is a built tree: by default _build/release, the one
+# scripts/quickstart.sh builds; any other configured and built directory
+# (for example scripts/test.sh's _build/werror) works too. Needs python3.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-$top/_build}" && pwd)
+build=${1:-$top/_build/release}
+if [ ! -x "$build/core/cli/promptc" ]; then
+  echo "example-reports.sh: $build: not a built tree (no core/cli/promptc)" >&2
+  echo "usage: sh scripts/example-reports.sh [BUILD_DIR]" \
+    "(default: _build/release, built by scripts/quickstart.sh)" >&2
+  exit 2
+fi
+build=$(cd "$build" && pwd)
 promptc="$build/core/cli/promptc"
 PROMPTC_NO_SYSTEM_PLUGINS=1
 PROMPTC_PLUGIN_PATH=$(ls -d "$build"/plugins/*/.libs | tr '\n' ':')
